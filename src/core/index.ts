@@ -1,0 +1,20 @@
+export {
+  ERROR_KINDS,
+  IronError,
+  NotFoundError,
+  PolicyDeniedError,
+  TimeoutError,
+  UnavailableError,
+  ValidationError,
+  isIronError,
+  toIronError,
+} from './errors.js';
+export type { ErrorCode, ErrorKind, IronErrorOptions } from './errors.js';
+
+export { BUILTIN_PROFILES, configFieldsSchema, configSchema, isBuiltinProfile } from './config.js';
+export type { BuiltinProfile, Config, ConfigInput, DeepPartial, DeepReadonly } from './config.js';
+export { CONFIG_ENV_NAMES, CONFIG_FILE_NAME, RESERVED_ENV, loadConfig } from './config-load.js';
+export type { LoadConfigOptions } from './config-load.js';
+
+export { LOG_FORMATS, LOG_LEVELS, createLogger } from './logger.js';
+export type { LogDestination, LogFormat, LogLevel, Logger, LoggerOptions } from './logger.js';

@@ -1,0 +1,165 @@
+import { canonicalCommandName, commandGroup } from './command-catalogue.js';
+import { Findings } from './command-findings.js';
+import { normaliseScript, type StageView } from './command-normalise.js';
+import { judgeLayer } from './command-rules.js';
+import { isWrapper, unwrap, type Layer } from './command-unwrap.js';
+import { allow, deny, SEVERITIES, type Decision } from './decision.js';
+import { canonicalPath, decidePath, isInside, type PathContext } from './paths.js';
+import type { Profile } from './profile-schema.js';
+import type { Script } from './script.js';
+import { parseCommandLine, type RawScript } from './shell-parse.js';
+import { checkUrl } from './url.js';
+
+/**
+ * Judges a command (a line or an argv) as a whole: parse, normalise to the exact
+ * form that will run, then every stage and every wrapped command through the
+ * rules. One denied stage denies the line; all hits are kept for `explain`.
+ */
+
+export interface CommandContext extends PathContext {
+  profile: Profile;
+}
+
+export interface Judgement {
+  decision: Decision;
+  /** Every rule that refused something, most severe first. */
+  hits: Decision[];
+  /** The form that runs, when the line could be normalised. */
+  script?: Script;
+  views?: StageView[];
+}
+
+/** Loader and search-path variables: setting them changes what code runs. */
+const INJECTION_ENV = /^(LD_.*|DYLD_.*|PATH|PYTHON(PATH|HOME|STARTUP|USERBASE|EXECUTABLE|INSPECT)|NODE_(OPTIONS|PATH|REPL_EXTERNAL_MODULE)|PERL5?(LIB|OPT|DB|5DB)|PERLLIB|RUBY(LIB|OPT)|GEM_(PATH|HOME)|BASH_ENV|ENV|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|IFS|CDPATH|GLOBIGNORE|GIT_(SSH|SSH_COMMAND|EXEC_PATH|ASKPASS|EDITOR|PAGER|EXTERNAL_DIFF|PROXY_COMMAND|CONFIG.*|DIR|WORK_TREE|TEMPLATE_DIR)|SSH_ASKPASS|EDITOR|VISUAL|PAGER|MANPAGER|LESSOPEN|LESSCLOSE|BROWSER|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|JDK_JAVA_OPTIONS|CLASSPATH|GCONV_PATH|HOSTALIASES|RESOLV_HOST_CONF|LOCALDOMAIN|MAKEFLAGS|MFLAGS|MAKEFILES|NPM_CONFIG_.*|npm_config_.*|PIP_.*|LUA_(PATH|CPATH|INIT).*|TCLLIBPATH|R_PROFILE.*|HOME|TMPDIR|XDG_.*)$/;
+
+export async function judgeCommandLine(line: string, ctx: CommandContext): Promise<Judgement> {
+  const parsed = parseCommandLine(line);
+  if (!parsed.ok) {
+    const decision = deny(parsed.rule, severityOfParseRule(parsed.rule), parsed.reason);
+    return { decision, hits: [decision] };
+  }
+  return judgeRaw(parsed.script, ctx);
+}
+
+export async function judgeArgv(argv: readonly string[], ctx: CommandContext): Promise<Judgement> {
+  if (argv.length === 0 || argv[0] === '') {
+    const decision = deny('command.empty', 'low', 'argv is empty');
+    return { decision, hits: [decision] };
+  }
+  if (argv.some((a) => a.includes('\0'))) {
+    const decision = deny('command.nul-byte', 'high', 'an argument contains a NUL byte');
+    return { decision, hits: [decision] };
+  }
+  // argv words are literal: quoted, so never globbed or tilde-expanded.
+  const raw: RawScript = {
+    items: [{ connector: ';', pipeline: { negated: false, stages: [{ assignments: [], redirects: [], words: argv.map((text) => ({ parts: [{ text, quoted: true }] })) }] } }],
+  };
+  return judgeRaw(raw, ctx);
+}
+
+async function judgeRaw(raw: RawScript, ctx: CommandContext): Promise<Judgement> {
+  const normalised = normaliseScript(raw, ctx);
+  if (!normalised.ok) return { decision: normalised.decision, hits: [normalised.decision] };
+  const hits: Decision[] = [];
+  for (const view of normalised.views) hits.push(...(await judgeStage(view, ctx)));
+  hits.sort((a, b) => SEVERITIES.indexOf(b.severity) - SEVERITIES.indexOf(a.severity));
+  const decision = hits[0] ?? allow('command.allowed', describeAllowed(normalised.views));
+  return { decision, hits, script: normalised.script, views: normalised.views };
+}
+
+function describeAllowed(views: readonly StageView[]): string {
+  const names = views.map((v) => v.written);
+  return `${names.join(', ')} ${names.length === 1 ? 'is' : 'are'} allowed by the profile and no rule refused ${names.length === 1 ? 'it' : 'them'}`;
+}
+
+async function judgeStage(view: StageView, ctx: CommandContext): Promise<Decision[]> {
+  const out = new Findings();
+  const { profile } = ctx;
+  envRule(view.stage.env, out);
+
+  const layered = unwrap([view.written, ...view.stage.argv.slice(1)], canonicalCommandName(view.written));
+  if (!layered.ok) return [layered.decision];
+  const relaxed = new Set(profile.commands.relax);
+  layered.layers.forEach((layer, index) => {
+    const executable = index === 0 ? view.executable : resolveInner(layer.argv[0]!, ctx);
+    envRule(layer.env, out);
+    namesRule(layer, executable, ctx, out);
+    judgeLayer(
+      {
+        layer,
+        stdinFromPipe: view.position > 0,
+        stdinText: view.stdinText,
+        stdinFile: view.stdinFile,
+        interactiveAllowed: profile.commands.interactiveInterpreters === 'allow',
+        relaxed,
+      },
+      out,
+    );
+  });
+
+  for (const redirect of view.stage.redirects) {
+    if (redirect.kind === 'file') out.path(redirect.mode === 'read' ? 'read' : 'write', redirect.path, 'redirection');
+  }
+  const hits = [...out.hits];
+  for (const use of out.paths) {
+    const decision = decidePath(use.op, use.path, ctx);
+    if (!decision.allowed) hits.push({ ...decision, reason: `${use.why}: ${decision.reason}` });
+  }
+  for (const use of out.urls) {
+    const { decision } = await checkUrl(use.url, profile.network, (host) => ctx.host.resolve(host));
+    if (!decision.allowed) hits.push({ ...decision, reason: `${use.why}: ${decision.reason}` });
+  }
+  return hits;
+}
+
+function envRule(env: Record<string, string>, out: Findings): void {
+  for (const name of Object.keys(env)) {
+    if (INJECTION_ENV.test(name)) out.deny('command.env-injection', 'critical', `setting ${name} changes which code or configuration programs load`);
+  }
+}
+
+/** Name-based rules need every spelling: as written, and what the file really is. */
+function namesRule(layer: Layer, executable: string | null, ctx: CommandContext, out: Findings): void {
+  const { profile } = ctx;
+  const realName = executable ? canonicalCommandName(executable) : undefined;
+  if (realName !== undefined && realName !== layer.name && !isWrapper(realName)) {
+    const group = commandGroup(realName);
+    if (group === 'privilege' || group === 'shells' || group === 'interpreters') {
+      if (group === 'privilege') out.deny('command.privilege-escalation', 'critical', `${layer.argv[0]} is ${executable} (${realName}), which changes user or privileges`);
+    }
+  }
+  if (profile.commands.deny.includes(layer.name) || (realName && profile.commands.deny.includes(realName))) {
+    out.deny('command.profile-deny', 'high', `${layer.name} is refused by the ${profile.name} profile`);
+  }
+  if (executable === null) {
+    out.deny('command.not-found', 'low', `${layer.argv[0]} was not found on the search path (${'/usr/local/bin:/usr/bin:/bin …'}) or in the workspace`);
+    return;
+  }
+  const mode = ctx.host.mode(executable);
+  if (mode !== null && (mode & 0o6000) !== 0) {
+    out.deny('command.setuid-binary', 'high', `${executable} is a setuid/setgid program`);
+  }
+  const inWorkspace = ctx.roots.some((root) => isInside(executable, root));
+  if (inWorkspace) {
+    if (profile.commands.workspaceExecutables !== 'allow') out.deny('command.not-allowlisted', 'medium', `${layer.argv[0]} is a program inside the workspace; the ${profile.name} profile runs only listed system commands`);
+    return;
+  }
+  if (profile.commands.mode === 'allowlist' && !profile.commands.allow.includes(layer.name)) {
+    out.deny('command.not-allowlisted', 'medium', `${layer.name} is not on the ${profile.name} profile's list of allowed commands`);
+  }
+}
+
+function resolveInner(name: string, ctx: CommandContext): string | null {
+  if (name.includes('/')) {
+    const canonical = canonicalPath(name, ctx);
+    return canonical.ok && ctx.host.mode(canonical.path) !== null ? canonical.path : null;
+  }
+  const found = ctx.host.which(name);
+  return found === null ? null : (ctx.host.realpath(found) ?? found);
+}
+
+function severityOfParseRule(rule: string): Decision['severity'] {
+  if (rule === 'command.substitution' || rule === 'command.nul-byte') return 'high';
+  if (rule === 'command.parse-error' || rule === 'command.empty') return 'low';
+  return 'medium';
+}

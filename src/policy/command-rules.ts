@@ -1,0 +1,100 @@
+import { commandGroup, operandSpec, type OperandSpec } from './command-catalogue.js';
+import type { Findings } from './command-findings.js';
+import { hasOption, parseArgs } from './command-options.js';
+import { TOOL_RULES } from './command-rules-tools.js';
+import { interpreterRule } from './command-rules-interpreters.js';
+import type { Layer } from './command-unwrap.js';
+
+/**
+ * Rules that judge one command (one layer of a stage, wrappers already peeled
+ * off) by what it is and what its arguments ask for.
+ */
+
+export interface LayerContext {
+  layer: Layer;
+  /** Where the command sits: standard input from a pipe, a here-document or a file. */
+  stdinFromPipe: boolean;
+  stdinText: boolean;
+  stdinFile: boolean;
+  interactiveAllowed: boolean;
+  relaxed: ReadonlySet<string>;
+}
+
+const GROUP_RULES: Record<string, { rule: string; severity: 'critical' | 'high' | 'medium'; reason: string }> = {
+  privilege: { rule: 'command.privilege-escalation', severity: 'critical', reason: 'changes user or privileges' },
+  destructive: { rule: 'command.system-modification', severity: 'critical', reason: 'changes file systems or devices' },
+  power: { rule: 'command.system-modification', severity: 'critical', reason: 'stops or restarts the machine' },
+  services: { rule: 'command.system-modification', severity: 'high', reason: 'controls system services' },
+  accounts: { rule: 'command.system-modification', severity: 'critical', reason: 'changes users, groups or passwords' },
+  scheduling: { rule: 'command.system-modification', severity: 'high', reason: 'installs scheduled jobs' },
+  firewall: { rule: 'command.system-modification', severity: 'critical', reason: 'changes the firewall' },
+  kernel: { rule: 'command.system-modification', severity: 'critical', reason: 'changes the kernel or its settings' },
+  debuggers: { rule: 'command.debugger', severity: 'high', reason: 'attaches to or traces processes' },
+  remote: { rule: 'command.remote-shell', severity: 'high', reason: 'runs commands on or copies files to other hosts' },
+  pagers: { rule: 'command.pager-editor', severity: 'medium', reason: 'is an interactive program with shell escapes' },
+};
+
+/** Reading pagers are fine when they only page files; `+cmd` runs less commands. */
+const PAGING_READERS = new Set(['less', 'more']);
+
+export function judgeLayer(ctx: LayerContext, out: Findings): void {
+  const { name, argv } = ctx.layer;
+  const args = argv.slice(1);
+  const group = commandGroup(name);
+
+  for (const arg of argv) {
+    if (/\/dev\/(tcp|udp)\//.test(arg)) out.deny('command.reverse-shell', 'critical', `${JSON.stringify(arg)} opens a network connection through /dev/${arg.includes('udp') ? 'udp' : 'tcp'}`);
+  }
+
+  const groupRule = group ? GROUP_RULES[group] : undefined;
+  if (groupRule && !(group === 'pagers' && PAGING_READERS.has(name)) && !(name === 'sysctl' && isSysctlRead(args))) {
+    if (!ctx.relaxed.has(groupRule.rule)) out.deny(groupRule.rule, groupRule.severity, `${name} ${groupRule.reason}`);
+  }
+  if (PAGING_READERS.has(name) && args.some((a) => a.startsWith('+'))) {
+    out.deny('command.exec-option', 'high', `${name} +command runs pager commands, which can start a shell`);
+  }
+
+  if (group === 'shells' || group === 'interpreters' || group === 'awk') {
+    interpreterRule(ctx, group, out);
+    return;
+  }
+  const toolRule = TOOL_RULES[name] ?? (group ? TOOL_RULES[`@${group}`] : undefined);
+  if (toolRule) {
+    toolRule({ ...ctx, args }, out);
+    return;
+  }
+  judgeOperands(name, args, operandSpec(name), ctx.layer.unseenOperands, out);
+}
+
+function isSysctlRead(args: readonly string[]): boolean {
+  return !args.some((a) => a.includes('=') || ['-w', '--write', '-p', '--load', '--system', '-f'].includes(a));
+}
+
+/** The path rules for a command's operands and path-valued options, by its catalogue entry. */
+export function judgeOperands(name: string, args: readonly string[], spec: OperandSpec, unseen: boolean, out: Findings): void {
+  const parsed = parseArgs(args, { values: [...(spec.values ?? []), ...Object.keys(spec.paths ?? {})] });
+  for (const option of parsed.options) {
+    const use = spec.paths?.[option.name];
+    if (use && option.value !== undefined) out.path(use, option.value, `${name} ${option.name}`);
+    else if (!use && option.value !== undefined && !(spec.values ?? []).includes(option.name) && looksLikePath(option.value)) {
+      out.path('read', option.value, `${name} ${option.name}=`);
+    }
+  }
+  let kind = spec.args;
+  if (name === 'sed' && hasOption(parsed, '-i', '--in-place')) kind = 'write';
+  if (kind === 'text') return;
+  const skipNone = spec.skipUnless?.some((o) => hasOption(parsed, o)) ?? false;
+  const operands = parsed.operands.slice(skipNone ? 0 : (spec.skip ?? 0));
+  if (unseen && (kind === 'write' || kind === 'delete' || spec.last === 'write')) {
+    out.deny('command.unseen-operands', 'high', `xargs would give ${name} file arguments that are not visible in the command line`);
+  }
+  operands.forEach((operand, i) => {
+    const last = i === operands.length - 1 && operands.length > 1 && spec.last !== undefined;
+    out.path(last ? spec.last! : kind, operand, `${name} argument`);
+  });
+}
+
+/** Absolute, home-relative or climbing paths, for options we know nothing else about. */
+export function looksLikePath(value: string): boolean {
+  return value.startsWith('/') || value.startsWith('~') || value === '..' || value.startsWith('../') || value.includes('/../');
+}

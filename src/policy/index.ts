@@ -1,0 +1,12 @@
+export { actionSchema, type Action } from './action.js';
+export { allow, deny, SEVERITIES, type Decision, type Severity } from './decision.js';
+export { createHost, expandGlob, SAFE_PATH, type PolicyHost } from './host.js';
+export { createPolicy, type Policy, type PolicyOptions } from './kernel.js';
+export type { Judgement } from './command-judge.js';
+export type { StageView } from './command-normalise.js';
+export { canonicalPath, decidePath, isInside, type PathOp } from './paths.js';
+export { BUILTIN_PROFILES, builtinProfile, loadProfile, type BuiltinProfileName } from './profiles.js';
+export { profileSchema, customProfileSchema, type Profile, type ExecLimits, type SandboxMode } from './profile-schema.js';
+export { stagesOf, type Redirect, type Script, type Stage } from './script.js';
+export { loadShellParser, parseCommandLine } from './shell-parse.js';
+export { checkAddress, checkUrl, checkUrlSyntax, type NetworkRules, type Resolve } from './url.js';

@@ -1,0 +1,59 @@
+import { judgeArgv, judgeCommandLine, type Judgement } from './command-judge.js';
+import type { Action } from './action.js';
+import type { Decision } from './decision.js';
+import { createHost, type PolicyHost } from './host.js';
+import { decidePath } from './paths.js';
+import type { Profile } from './profile-schema.js';
+import { loadShellParser } from './shell-parse.js';
+import { checkUrl } from './url.js';
+
+/**
+ * The safety kernel's one entry point: a profile, the workspace roots and a host
+ * (the I/O it may do) in; a decision for any action out.
+ */
+export interface Policy {
+  readonly profile: Profile;
+  readonly roots: readonly string[];
+  decide(action: Action, options?: { cwd?: string }): Promise<Decision>;
+  /** A command with everything that hit and the exact form that would run. */
+  judgeCommand(command: { line: string } | { argv: readonly string[] }, options?: { cwd?: string }): Promise<Judgement>;
+}
+
+export interface PolicyOptions {
+  profile: Profile;
+  /** Workspace roots; made canonical here. */
+  roots: readonly string[];
+  host?: PolicyHost;
+}
+
+export async function createPolicy(options: PolicyOptions): Promise<Policy> {
+  await loadShellParser();
+  const host = options.host ?? createHost();
+  const roots = options.roots.map((root) => {
+    const real = host.realpath(root);
+    if (real === null) throw new Error(`workspace root ${root} does not exist`);
+    return real;
+  });
+  if (roots.length === 0) throw new Error('at least one workspace root is needed');
+  const { profile } = options;
+  const context = (cwd?: string) => ({ profile, roots, host, cwd: cwd === undefined ? roots[0]! : (host.realpath(cwd) ?? cwd) });
+
+  const judgeCommand: Policy['judgeCommand'] = (command, opts) =>
+    'line' in command ? judgeCommandLine(command.line, context(opts?.cwd)) : judgeArgv(command.argv, context(opts?.cwd));
+
+  return {
+    profile,
+    roots,
+    judgeCommand,
+    async decide(action, opts) {
+      switch (action.kind) {
+        case 'command':
+          return (await judgeCommand(action, opts)).decision;
+        case 'path':
+          return decidePath(action.op, action.path, context(opts?.cwd));
+        case 'url':
+          return (await checkUrl(action.url, profile.network, (name) => host.resolve(name))).decision;
+      }
+    },
+  };
+}

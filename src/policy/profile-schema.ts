@@ -1,0 +1,100 @@
+import { z } from 'zod';
+
+/**
+ * A safety profile as data. The three built-in profiles live in `profiles/*.yaml`
+ * beside this file; custom profiles are YAML files of the same shape that may
+ * `extends` a built-in one.
+ */
+
+const executableName = z
+  .string()
+  .min(1)
+  .regex(/^(\[|[A-Za-z0-9._+-]+)$/, 'an executable name without a path, e.g. "git"');
+
+const cidr = z
+  .string()
+  .regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, 'a CIDR block such as "10.0.0.0/8" or "fd00::/8"');
+
+export const sandboxModes = ['required', 'preferred', 'off'] as const;
+
+export const execLimitsSchema = z.strictObject({
+  /** Wall-clock limit per command; the whole process group is killed after it. */
+  timeoutMs: z.number().int().min(100).max(24 * 3600 * 1000),
+  /** Bytes of stdout+stderr kept per command; the rest is cut with a marker. */
+  maxOutputBytes: z.number().int().min(1024).max(1024 * 1024 * 1024),
+  /** Largest file a command may write (RLIMIT_FSIZE). */
+  maxFileBytes: z.number().int().min(1024),
+  /** Concurrent processes one caller may have running. */
+  maxProcesses: z.number().int().min(1).max(1024),
+});
+
+export const profileSchema = z.strictObject({
+  name: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes'),
+  description: z.string().min(1),
+  commands: z.strictObject({
+    /**
+     * `allowlist`: only the executables in `allow` run. `denylist`: anything runs
+     * that no rule denies (the deny rules always apply).
+     */
+    mode: z.enum(['allowlist', 'denylist']),
+    allow: z.array(executableName),
+    /** Executables refused in this profile on top of the built-in deny rules. */
+    deny: z.array(executableName),
+    /** Starting a shell or REPL that would read code from standard input. */
+    interactiveInterpreters: z.enum(['deny', 'allow']),
+    /** Whether programs and scripts that live inside the workspace roots may be run (`./gradlew`). */
+    workspaceExecutables: z.enum(['deny', 'allow']),
+    /** Rule ids this profile does not enforce (only rules marked relaxable can be listed). */
+    relax: z.array(z.string().regex(/^[a-z]+\.[a-z0-9-]+$/)),
+  }),
+  network: z.strictObject({
+    /** Extra address blocks reachable despite the SSRF rules (a lab network, a test server). */
+    allowCidrs: z.array(cidr),
+    /** Host names (exact, lower case) reachable despite the `localhost` rule. */
+    allowHosts: z.array(z.string().min(1)),
+  }),
+  exec: z.strictObject({
+    sandbox: z.enum(sandboxModes),
+    /** Whether sandboxed processes get the network. */
+    network: z.boolean(),
+    limits: execLimitsSchema,
+  }),
+});
+
+export type Profile = z.infer<typeof profileSchema>;
+export type ExecLimits = z.infer<typeof execLimitsSchema>;
+export type SandboxMode = (typeof sandboxModes)[number];
+
+/** A custom profile file: a built-in to start from plus the parts to change. */
+export const customProfileSchema = z.strictObject({
+  name: profileSchema.shape.name,
+  description: z.string().min(1),
+  extends: z.enum(['strict', 'standard', 'permissive']),
+  commands: z
+    .strictObject({
+      mode: profileSchema.shape.commands.shape.mode.optional(),
+      /** Added to the base profile's allowlist. */
+      allow: z.array(executableName).optional(),
+      deny: z.array(executableName).optional(),
+      interactiveInterpreters: profileSchema.shape.commands.shape.interactiveInterpreters.optional(),
+      workspaceExecutables: profileSchema.shape.commands.shape.workspaceExecutables.optional(),
+      /** Added to the base profile's relaxed rules. */
+      relax: profileSchema.shape.commands.shape.relax.optional(),
+    })
+    .optional(),
+  network: z
+    .strictObject({
+      allowCidrs: z.array(cidr).optional(),
+      allowHosts: z.array(z.string().min(1)).optional(),
+    })
+    .optional(),
+  exec: z
+    .strictObject({
+      sandbox: z.enum(sandboxModes).optional(),
+      network: z.boolean().optional(),
+      limits: execLimitsSchema.partial().optional(),
+    })
+    .optional(),
+});
+
+export type CustomProfile = z.infer<typeof customProfileSchema>;

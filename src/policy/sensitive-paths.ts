@@ -1,0 +1,73 @@
+import { z } from 'zod';
+import { deny, SEVERITIES, type Decision } from './decision.js';
+import { loadDataFile } from './data-file.js';
+import { globToRegExp } from './glob-match.js';
+import type { PolicyHost } from './host.js';
+import type { PathOp } from './paths.js';
+
+const ops = z.array(z.enum(['read', 'write', 'list', 'delete'])).min(1);
+const common = { ops, severity: z.enum(SEVERITIES), reason: z.string().min(1) };
+
+const schema = z.strictObject({
+  system: z.array(
+    z.strictObject({ path: z.string().startsWith('/'), except: z.array(z.string().startsWith('/')).optional(), ...common }),
+  ),
+  files: z.array(
+    z.union([
+      z.strictObject({
+        name: z.string().min(1),
+        unless: z.array(z.string()).optional(),
+        contentMarker: z.string().optional(),
+        ...common,
+      }),
+      z.strictObject({ dir: z.string().min(1), then: z.string().optional(), ...common }),
+    ]),
+  ),
+});
+
+const data = loadDataFile(new URL('./data/sensitive-paths.yaml', import.meta.url), schema);
+
+const nameRules = data.files.flatMap((rule) =>
+  'name' in rule
+    ? [{ ...rule, match: globToRegExp(rule.name), exceptions: (rule.unless ?? []).map(globToRegExp) }]
+    : [],
+);
+const dirRules = data.files.flatMap((rule) => ('dir' in rule ? [rule] : []));
+
+/** System locations, judged on the canonical absolute path. */
+export function systemLocationRule(op: PathOp, abs: string): Decision | null {
+  for (const rule of data.system) {
+    if (!rule.ops.includes(op)) continue;
+    if (abs !== rule.path && !abs.startsWith(`${rule.path}/`)) continue;
+    if (rule.except?.includes(abs)) continue;
+    return deny('path.system', rule.severity, `${abs} is under ${rule.path}: ${rule.reason}`);
+  }
+  return null;
+}
+
+/** Secrets and persistence points, refused even inside the workspace. */
+export function sensitiveFileRule(op: PathOp, abs: string, root: string, host: PolicyHost): Decision | null {
+  const relative = abs === root ? [] : abs.slice(root.length + 1).split('/');
+  const lower = relative.map((c) => c.toLowerCase());
+  for (let i = 0; i < lower.length; i++) {
+    for (const rule of dirRules) {
+      if (!rule.ops.includes(op) || lower[i] !== rule.dir) continue;
+      if (rule.then !== undefined && lower[i + 1] !== rule.then) continue;
+      return deny('path.sensitive', rule.severity, `${abs}: ${rule.reason}`);
+    }
+  }
+  const name = lower.at(-1);
+  if (name === undefined) return null;
+  for (const rule of nameRules) {
+    if (!rule.ops.includes(op) || !rule.match.test(name)) continue;
+    if (rule.exceptions.some((e) => e.test(name))) continue;
+    if (rule.contentMarker !== undefined) {
+      const head = host.head(abs, 64 * 1024);
+      // A file that cannot be read cannot be shown to be harmless.
+      if (head !== null && !head.includes(rule.contentMarker)) continue;
+      if (head === null && host.mode(abs) === null) continue; // nothing there yet to leak
+    }
+    return deny('path.sensitive', rule.severity, `${abs}: ${rule.reason}`);
+  }
+  return null;
+}

@@ -1,0 +1,490 @@
+import { createRequire } from 'node:module';
+import { Language, Parser, type Node } from 'web-tree-sitter';
+import type { Connector } from './script.js';
+
+/**
+ * Command lines are parsed by tree-sitter-bash (a real grammar, never regular
+ * expressions) into a small, closed subset of the shell language: lists of
+ * pipelines of simple commands with redirections. Everything outside that subset
+ * (substitutions, expansions, functions, loops, subshells, background jobs …) is
+ * refused rather than approximated, because ironcode runs the parsed form itself
+ * and must never run something it did not fully understand.
+ */
+
+/** A piece of a word and whether quoting protected it from globbing and tilde. */
+export interface WordPart {
+  text: string;
+  quoted: boolean;
+}
+
+export interface RawWord {
+  parts: WordPart[];
+}
+
+export type RawRedirect =
+  | { kind: 'file'; fd: number; op: '<' | '>' | '>>' | '&>' | '&>>'; target: RawWord }
+  | { kind: 'dup'; fd: number; target: number }
+  | { kind: 'text'; fd: number; text: string; source: 'heredoc' | 'herestring' };
+
+export interface RawStage {
+  assignments: { name: string; value: RawWord }[];
+  words: RawWord[];
+  redirects: RawRedirect[];
+}
+
+export interface RawPipeline {
+  stages: RawStage[];
+  negated: boolean;
+}
+
+export interface RawScript {
+  items: { connector: Connector; pipeline: RawPipeline }[];
+}
+
+export type ParseOutcome =
+  | { ok: true; script: RawScript }
+  | { ok: false; rule: string; reason: string };
+
+/** Thrown inside the walker; turned into a ParseOutcome at the edge. */
+class Refusal extends Error {
+  constructor(
+    readonly rule: string,
+    reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+const SUBSTITUTIONS: Record<string, string> = {
+  command_substitution: 'command substitution ($(…) or `…`)',
+  process_substitution: 'process substitution (<(…) or >(…))',
+  arithmetic_expansion: 'arithmetic expansion ($((…)))',
+};
+const EXPANSIONS: Record<string, string> = {
+  simple_expansion: 'variable expansion ($NAME)',
+  expansion: 'parameter expansion (${…})',
+};
+const UNSUPPORTED: Record<string, string> = {
+  subshell: 'subshells ( … )',
+  compound_statement: 'command groups { …; }',
+  if_statement: 'if statements',
+  while_statement: 'while loops',
+  for_statement: 'for loops',
+  c_style_for_statement: 'for loops',
+  case_statement: 'case statements',
+  function_definition: 'function definitions',
+  test_command: '[[ … ]] tests',
+  declaration_command: 'declarations (export, declare, local, readonly)',
+  unset_command: 'unset',
+  variable_assignments: 'assignments without a command',
+  variable_assignment: 'assignments without a command',
+  brace_expression: 'brace expansion ({a..b})',
+  translated_string: 'locale strings ($"…")',
+  extglob_pattern: 'extended globs',
+  array: 'arrays',
+  subscript: 'array subscripts',
+};
+
+let parser: Parser | undefined;
+let loading: Promise<Parser> | undefined;
+
+/** Loads the grammar once; later calls are synchronous via `parseCommandLine`. */
+export function loadShellParser(): Promise<Parser> {
+  loading ??= (async () => {
+    await Parser.init();
+    const require = createRequire(import.meta.url);
+    const wasm = require.resolve('tree-sitter-bash/tree-sitter-bash.wasm');
+    const language = await Language.load(wasm);
+    const instance = new Parser();
+    instance.setLanguage(language);
+    parser = instance;
+    return instance;
+  })();
+  return loading;
+}
+
+export function parseCommandLine(line: string): ParseOutcome {
+  if (!parser) throw new Error('loadShellParser() must finish before parseCommandLine()');
+  if (line.includes('\0')) return { ok: false, rule: 'command.nul-byte', reason: 'the command line contains a NUL byte' };
+  if (line.trim() === '') return { ok: false, rule: 'command.empty', reason: 'the command line is empty' };
+  const tree = parser.parse(line);
+  if (!tree) return { ok: false, rule: 'command.parse-error', reason: 'the command line could not be parsed' };
+  try {
+    const root = tree.rootNode;
+    if (root.hasError) {
+      throw new Refusal('command.parse-error', `the command line is not valid shell syntax near: ${errorExcerpt(root)}`);
+    }
+    return { ok: true, script: walkProgram(root) };
+  } catch (error) {
+    if (error instanceof Refusal) return { ok: false, rule: error.rule, reason: error.message };
+    throw error;
+  } finally {
+    tree.delete();
+  }
+}
+
+function errorExcerpt(root: Node): string {
+  const stack: Node[] = [root];
+  while (stack.length > 0) {
+    const node = stack.pop()!;
+    if (node.type === 'ERROR' || node.isMissing) return JSON.stringify(node.text.slice(0, 40) || node.type);
+    stack.push(...node.children.filter((c): c is Node => c !== null).reverse());
+  }
+  return JSON.stringify(root.text.slice(0, 40));
+}
+
+function walkProgram(root: Node): RawScript {
+  const items: RawScript['items'] = [];
+  for (const child of children(root)) {
+    if (!child.isNamed) {
+      if (child.type === '&') throw new Refusal('command.background', 'background jobs (&) are not run; use a process session instead');
+      continue; // `;` and newlines separate statements
+    }
+    if (child.type === 'comment') continue;
+    walkList(child, ';', items);
+  }
+  return { items };
+}
+
+/** `a && b || c` nests to the left; flatten it keeping each connector. */
+function walkList(node: Node, connector: Connector, out: RawScript['items']): void {
+  if (node.type !== 'list') {
+    out.push({ connector, pipeline: walkPipeline(node) });
+    return;
+  }
+  const parts = children(node);
+  let next: Connector = connector;
+  for (const part of parts) {
+    if (part.type === '&&' || part.type === '||') next = part.type;
+    else if (part.type === 'comment') continue;
+    else if (part.isNamed) {
+      walkList(part, next, out);
+      next = ';';
+    } else throw new Refusal('command.unsupported-syntax', `unexpected ${JSON.stringify(part.type)} in a list`);
+  }
+}
+
+function walkPipeline(node: Node): RawPipeline {
+  if (node.type === 'negated_command') {
+    const inner = children(node).filter((c) => c.isNamed);
+    if (inner.length !== 1) throw new Refusal('command.unsupported-syntax', 'unexpected form after !');
+    const pipeline = walkPipeline(inner[0]!);
+    return { stages: pipeline.stages, negated: !pipeline.negated };
+  }
+  if (node.type === 'pipeline') {
+    const stages: RawStage[] = [];
+    let negated = false;
+    for (const part of children(node)) {
+      if (part.type === '|') continue;
+      if (part.type === '|&') {
+        const last = stages.at(-1);
+        if (last) last.redirects.push({ kind: 'dup', fd: 2, target: 1 });
+        continue;
+      }
+      if (part.type === 'negated_command') {
+        if (stages.length > 0) throw new Refusal('command.unsupported-syntax', '! may only start a pipeline');
+        const inner = walkPipeline(part);
+        negated = inner.negated;
+        stages.push(...inner.stages);
+        continue;
+      }
+      stages.push(...walkStages(part));
+    }
+    return { stages, negated };
+  }
+  return { stages: walkStages(node), negated: false };
+}
+
+/**
+ * One element of a pipeline. Usually one stage, but tree-sitter hangs the rest of
+ * a pipeline inside a here-document's redirect node (`cat <<EOF | wc`), and puts a
+ * redirect that follows a whole pipeline around it; both are unfolded here.
+ */
+function walkStages(node: Node): RawStage[] {
+  if (node.type === 'command') return [walkCommand(node)];
+  if (node.type === 'redirected_statement') {
+    const body = node.childForFieldName('body');
+    const extra: RawStage[] = [];
+    const redirects: RawRedirect[] = [];
+    for (const part of children(node)) {
+      if (part === body || part.id === body?.id) continue;
+      if (part.type === 'comment') continue;
+      redirects.push(...walkRedirect(part, extra));
+    }
+    if (!body) {
+      throw new Refusal('command.unsupported-syntax', 'a redirection needs a command');
+    }
+    let stages: RawStage[];
+    if (body.type === 'pipeline') {
+      const pipeline = walkPipeline(body);
+      if (pipeline.negated) throw new Refusal('command.unsupported-syntax', 'unexpected ! inside a pipeline');
+      stages = pipeline.stages;
+    } else stages = walkStages(body);
+    // A redirect after a pipeline belongs to its last command, as in the shell.
+    stages.at(-1)!.redirects.push(...redirects);
+    return [...stages, ...extra];
+  }
+  throw refuseNode(node);
+}
+
+function walkCommand(node: Node): RawStage {
+  const stage: RawStage = { assignments: [], words: [], redirects: [] };
+  for (const part of children(node)) {
+    switch (part.type) {
+      case 'variable_assignment':
+        stage.assignments.push(walkAssignment(part));
+        break;
+      case 'command_name': {
+        const inner = children(part).filter((c) => c.isNamed);
+        if (inner.length !== 1) throw new Refusal('command.unsupported-syntax', 'unexpected command name');
+        stage.words.push(walkWord(inner[0]!));
+        break;
+      }
+      case 'file_redirect':
+      case 'herestring_redirect':
+      case 'heredoc_redirect': {
+        const extra: RawStage[] = [];
+        stage.redirects.push(...walkRedirect(part, extra));
+        if (extra.length > 0) throw new Refusal('command.unsupported-syntax', 'a here-document must end its command');
+        break;
+      }
+      case 'comment':
+        break;
+      default:
+        if (!part.isNamed) {
+          throw new Refusal('command.unsupported-syntax', `unexpected ${JSON.stringify(part.type)} in a command`);
+        }
+        stage.words.push(walkWord(part));
+    }
+  }
+  if (stage.words.length === 0) {
+    throw new Refusal('command.unsupported-syntax', 'assignments or redirections without a command are not run');
+  }
+  return stage;
+}
+
+function walkAssignment(node: Node): { name: string; value: RawWord } {
+  const name = node.childForFieldName('name');
+  if (!name || name.type !== 'variable_name') throw new Refusal('command.unsupported-syntax', `unsupported assignment ${node.text}`);
+  for (const part of children(node)) {
+    if (part.type === '+=') throw new Refusal('command.unsupported-syntax', 'appending assignments (+=) are not supported');
+  }
+  const value = node.childForFieldName('value');
+  return { name: name.text, value: value ? walkWord(value) : { parts: [] } };
+}
+
+function walkRedirect(node: Node, trailingStages: RawStage[]): RawRedirect[] {
+  if (node.type === 'herestring_redirect') {
+    const word = children(node).find((c) => c.isNamed);
+    if (!word) throw new Refusal('command.unsupported-syntax', 'empty here-string');
+    return [{ kind: 'text', fd: 0, text: wordText(walkWord(word)) + '\n', source: 'herestring' }];
+  }
+  if (node.type === 'heredoc_redirect') return [walkHeredoc(node, trailingStages)];
+  if (node.type !== 'file_redirect') throw refuseNode(node);
+
+  const descriptorNode = children(node).find((c) => c.type === 'file_descriptor');
+  const operator = children(node).find((c) => !c.isNamed)?.type ?? '';
+  const destinations = children(node).filter((c) => c.isNamed && c.type !== 'file_descriptor');
+  if (destinations.length !== 1) throw new Refusal('command.unsupported-syntax', `unsupported redirection ${node.text}`);
+  const destination = walkWord(destinations[0]!);
+  const text = wordText(destination);
+  const explicitFd = descriptorNode ? Number(descriptorNode.text) : undefined;
+
+  switch (operator) {
+    case '<':
+      return [{ kind: 'file', fd: explicitFd ?? 0, op: '<', target: destination }];
+    case '>':
+    case '>|':
+      return [{ kind: 'file', fd: explicitFd ?? 1, op: '>', target: destination }];
+    case '>>':
+      return [{ kind: 'file', fd: explicitFd ?? 1, op: '>>', target: destination }];
+    case '&>':
+      return [{ kind: 'file', fd: 1, op: '&>', target: destination }];
+    case '&>>':
+      return [{ kind: 'file', fd: 1, op: '&>>', target: destination }];
+    case '>&':
+    case '<&':
+      if (/^\d+$/.test(text) && isUnquoted(destination)) {
+        return [{ kind: 'dup', fd: explicitFd ?? (operator === '>&' ? 1 : 0), target: Number(text) }];
+      }
+      if (operator === '>&' && explicitFd === undefined && text !== '-') {
+        return [{ kind: 'file', fd: 1, op: '&>', target: destination }];
+      }
+      throw new Refusal('command.unsupported-syntax', `unsupported redirection ${node.text}`);
+    default:
+      throw new Refusal('command.unsupported-syntax', `unsupported redirection operator ${JSON.stringify(operator)}`);
+  }
+}
+
+/** Here-documents are passed as literal text; an unquoted one may not expand anything. */
+function walkHeredoc(node: Node, trailingStages: RawStage[]): RawRedirect {
+  let text = '';
+  for (const part of children(node)) {
+    switch (part.type) {
+      case 'heredoc_body':
+        for (const piece of children(part)) {
+          if (piece.type !== 'heredoc_content') throw refuseNode(piece);
+        }
+        text = part.text;
+        break;
+      case 'pipeline':
+        for (const sub of children(part)) {
+          if (sub.type === '|') continue;
+          trailingStages.push(...walkStages(sub));
+        }
+        break;
+      case 'command':
+      case 'redirected_statement':
+        trailingStages.push(...walkStages(part));
+        break;
+      case '<<':
+      case '<<-':
+      case 'heredoc_start':
+      case 'heredoc_end':
+      case '|':
+        break;
+      default:
+        throw new Refusal('command.unsupported-syntax', 'a here-document must end its command line');
+    }
+  }
+  // tree-sitter leaves the body without its final newline only when the input does.
+  return { kind: 'text', fd: 0, text: text.endsWith('\n') ? text : text + '\n', source: 'heredoc' };
+}
+
+function walkWord(node: Node): RawWord {
+  switch (node.type) {
+    case 'word':
+    case 'number':
+      return { parts: unescapeUnquoted(node.text) };
+    case 'raw_string':
+      return { parts: [{ text: node.text.slice(1, -1), quoted: true }] };
+    case 'string':
+      return { parts: [{ text: doubleQuoted(node), quoted: true }] };
+    case 'ansi_c_string':
+      return { parts: [{ text: decodeAnsiC(node.text.slice(2, -1)), quoted: true }] };
+    case 'concatenation': {
+      const parts = children(node).flatMap((c) => walkWord(c).parts);
+      const braces = parts.filter((p) => !p.quoted && (p.text === '{' || p.text === '}'));
+      if (braces.length >= 2 && parts.some((p) => !p.quoted && /[,]|\.\./.test(p.text))) {
+        throw new Refusal('command.brace-expansion', 'brace expansion ({a,b}) is not performed; write the words out');
+      }
+      return { parts };
+    }
+    default:
+      throw refuseNode(node);
+  }
+}
+
+function refuseNode(node: Node): Refusal {
+  const sub = SUBSTITUTIONS[node.type];
+  if (sub) return new Refusal('command.substitution', `${sub} is refused: what runs must be visible in the command line`);
+  const exp = EXPANSIONS[node.type];
+  if (exp) return new Refusal('command.expansion', `${exp} is not performed; write the value literally`);
+  const unsupported = UNSUPPORTED[node.type];
+  if (unsupported) return new Refusal('command.unsupported-syntax', `${unsupported} are not supported; run simple commands joined by |, &&, || or ;`);
+  return new Refusal('command.unsupported-syntax', `unsupported shell syntax: ${node.type} (${JSON.stringify(node.text.slice(0, 40))})`);
+}
+
+/** Backslash outside quotes protects the next character; backslash-newline joins lines. */
+function unescapeUnquoted(raw: string): WordPart[] {
+  const parts: WordPart[] = [];
+  const push = (text: string, quoted: boolean): void => {
+    const last = parts.at(-1);
+    if (last && last.quoted === quoted) last.text += text;
+    else parts.push({ text, quoted });
+  };
+  for (let i = 0; i < raw.length; i++) {
+    const ch = raw[i]!;
+    if (ch === '\\' && i + 1 < raw.length) {
+      const next = raw[++i]!;
+      if (next !== '\n') push(next, true);
+    } else push(ch, false);
+  }
+  return parts;
+}
+
+/** Inside "…" only \$ \` \" \\ and backslash-newline are escapes. */
+function doubleQuoted(node: Node): string {
+  for (const part of children(node)) {
+    if (part.isNamed && part.type !== 'string_content') throw refuseNode(part);
+  }
+  const inner = node.text.slice(1, -1);
+  let out = '';
+  for (let i = 0; i < inner.length; i++) {
+    const ch = inner[i]!;
+    if (ch === '\\' && i + 1 < inner.length) {
+      const next = inner[i + 1]!;
+      if ('$`"\\'.includes(next)) {
+        out += next;
+        i++;
+        continue;
+      }
+      if (next === '\n') {
+        i++;
+        continue;
+      }
+    }
+    // Defence in depth: the grammar should have produced an expansion node.
+    if (ch === '`' || (ch === '$' && /[A-Za-z_{(0-9@*#?$!-]/.test(inner[i + 1] ?? ''))) {
+      throw new Refusal('command.expansion', 'expansions inside double quotes are not performed; use single quotes for literal text');
+    }
+    out += ch;
+  }
+  return out;
+}
+
+const ANSI_ESCAPES: Record<string, string> = {
+  a: '\x07', b: '\b', e: '\x1b', E: '\x1b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v',
+  '\\': '\\', "'": "'", '"': '"', '?': '?',
+};
+
+function decodeAnsiC(body: string): string {
+  let out = '';
+  for (let i = 0; i < body.length; i++) {
+    const ch = body[i]!;
+    if (ch !== '\\') {
+      out += ch;
+      continue;
+    }
+    const next = body[++i] ?? '';
+    const simple = ANSI_ESCAPES[next];
+    if (simple !== undefined) {
+      out += simple;
+      continue;
+    }
+    const numeric = /^(x[0-9a-fA-F]{1,2}|u[0-9a-fA-F]{1,4}|U[0-9a-fA-F]{1,8}|[0-7]{1,3})/.exec(body.slice(i));
+    if (numeric) {
+      const digits = numeric[0];
+      const code = /^[0-7]/.test(digits) ? parseInt(digits, 8) : parseInt(digits.slice(1), 16);
+      if (code === 0) throw new Refusal('command.nul-byte', 'the command line contains an escaped NUL byte');
+      out += String.fromCodePoint(code);
+      i += digits.length - 1;
+      continue;
+    }
+    throw new Refusal('command.unsupported-syntax', `unsupported escape \\${next} in $'…'`);
+  }
+  return out;
+}
+
+function children(node: Node): Node[] {
+  return node.children.filter((c): c is Node => c !== null);
+}
+
+export function wordText(word: RawWord): string {
+  return word.parts.map((p) => p.text).join('');
+}
+
+export function isUnquoted(word: RawWord): boolean {
+  return word.parts.every((p) => !p.quoted);
+}
+
+/** True when an unquoted `*`, `?` or `[` would make the shell expand the word. */
+export function hasUnquotedGlob(word: RawWord): boolean {
+  return word.parts.some((p) => !p.quoted && /[*?[]/.test(p.text));
+}
+
+/** True when the word starts with an unquoted `~` (home-directory expansion). */
+export function hasTildePrefix(word: RawWord): boolean {
+  const first = word.parts[0];
+  return first !== undefined && !first.quoted && first.text.startsWith('~');
+}
