@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { execLimitsSchema, sandboxModes } from '../policy/profile-schema.js';
+import { execLimitsSchema, sandboxModes } from './exec-limits.js';
 import { LOG_FORMATS, LOG_LEVELS } from './logger.js';
 
 /**

@@ -1,8 +1,8 @@
 import { judgeArgv, judgeCommandLine, type Judgement } from './command-judge.js';
 import type { Action } from './action.js';
-import type { Decision } from './decision.js';
+import { deny, type Decision } from './decision.js';
 import { createHost, type PolicyHost } from './host.js';
-import { decidePath } from './paths.js';
+import { decidePath, isInside } from './paths.js';
 import type { Profile } from './profile-schema.js';
 import { loadShellParser } from './shell-parse.js';
 import { checkUrl } from './url.js';
@@ -38,8 +38,14 @@ export async function createPolicy(options: PolicyOptions): Promise<Policy> {
   const { profile } = options;
   const context = (cwd?: string) => ({ profile, roots, host, cwd: cwd === undefined ? roots[0]! : (host.realpath(cwd) ?? cwd) });
 
-  const judgeCommand: Policy['judgeCommand'] = (command, opts) =>
-    'line' in command ? judgeCommandLine(command.line, context(opts?.cwd)) : judgeArgv(command.argv, context(opts?.cwd));
+  const judgeCommand: Policy['judgeCommand'] = async (command, opts) => {
+    const ctx = context(opts?.cwd);
+    if (!roots.some((root) => isInside(ctx.cwd, root))) {
+      const decision = deny('path.outside-roots', 'high', `the working directory ${ctx.cwd} is outside the workspace roots (${roots.join(', ')})`);
+      return { decision, hits: [decision] };
+    }
+    return 'line' in command ? judgeCommandLine(command.line, ctx) : judgeArgv(command.argv, ctx);
+  };
 
   return {
     profile,

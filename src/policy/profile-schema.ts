@@ -1,4 +1,7 @@
 import { z } from 'zod';
+import { execLimitsSchema, sandboxModes, type ExecLimits, type SandboxMode } from '../core/exec-limits.js';
+
+export { execLimitsSchema, sandboxModes, type ExecLimits, type SandboxMode };
 
 /**
  * A safety profile as data. The three built-in profiles live in `profiles/*.yaml`
@@ -14,19 +17,6 @@ const executableName = z
 const cidr = z
   .string()
   .regex(/^[0-9a-fA-F:.]+\/\d{1,3}$/, 'a CIDR block such as "10.0.0.0/8" or "fd00::/8"');
-
-export const sandboxModes = ['required', 'preferred', 'off'] as const;
-
-export const execLimitsSchema = z.strictObject({
-  /** Wall-clock limit per command; the whole process group is killed after it. */
-  timeoutMs: z.number().int().min(100).max(24 * 3600 * 1000),
-  /** Bytes of stdout+stderr kept per command; the rest is cut with a marker. */
-  maxOutputBytes: z.number().int().min(1024).max(1024 * 1024 * 1024),
-  /** Largest file a command may write (RLIMIT_FSIZE). */
-  maxFileBytes: z.number().int().min(1024),
-  /** Concurrent processes one caller may have running. */
-  maxProcesses: z.number().int().min(1).max(1024),
-});
 
 export const profileSchema = z.strictObject({
   name: z.string().regex(/^[a-z][a-z0-9-]{0,62}$/, 'lower-case letters, digits and dashes'),
@@ -62,8 +52,6 @@ export const profileSchema = z.strictObject({
 });
 
 export type Profile = z.infer<typeof profileSchema>;
-export type ExecLimits = z.infer<typeof execLimitsSchema>;
-export type SandboxMode = (typeof sandboxModes)[number];
 
 /** A custom profile file: a built-in to start from plus the parts to change. */
 export const customProfileSchema = z.strictObject({

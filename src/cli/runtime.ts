@@ -1,0 +1,38 @@
+import { loadConfig, type Config, type DeepPartial, type ConfigInput } from '../core/index.js';
+import { createPolicy, loadProfile, type Policy, type Profile } from '../policy/index.js';
+
+/** Flags every command that acts on a workspace shares. */
+export interface WorkspaceFlags {
+  config?: string;
+  profile?: string;
+  root?: string[];
+}
+
+export interface Runtime {
+  config: Config;
+  profile: Profile;
+  policy: Policy;
+}
+
+/** Config (file < env < flags), then the profile with the config's exec overrides, then the policy. */
+export async function loadRuntime(flags: WorkspaceFlags): Promise<Runtime> {
+  const overrides: DeepPartial<ConfigInput> = {};
+  if (flags.profile !== undefined) overrides.profile = flags.profile;
+  if (flags.root !== undefined && flags.root.length > 0) overrides.roots = flags.root;
+  const config = loadConfig({ ...(flags.config !== undefined ? { configPath: flags.config } : {}), overrides });
+  const profile = withExecOverrides(loadProfile(config.profile), config);
+  const policy = await createPolicy({ profile, roots: config.roots });
+  return { config, profile, policy };
+}
+
+function withExecOverrides(profile: Profile, config: Config): Profile {
+  const { sandbox, network, limits } = config.exec;
+  return {
+    ...profile,
+    exec: {
+      sandbox: sandbox ?? profile.exec.sandbox,
+      network: network ?? profile.exec.network,
+      limits: { ...profile.exec.limits, ...limits },
+    },
+  };
+}

@@ -1,0 +1,4 @@
+export { runScript, type RunOptions, type RunResult } from './run-script.js';
+export { probeSandbox, sandboxPlan, type SandboxPlan, type SandboxProbe } from './sandbox.js';
+export { createProcessLimiter, type ProcessLimiter } from './process-limiter.js';
+export { createGuardedFetch, type GuardedFetch, type GuardedFetchOptions, type GuardedResponse } from './net-fetch.js';
