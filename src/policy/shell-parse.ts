@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import v8 from 'node:v8';
 import { Language, Parser, type Node } from 'web-tree-sitter';
 import type { Connector } from './script.js';
 
@@ -91,6 +92,11 @@ let loading: Promise<Parser> | undefined;
 /** Loads the grammar once; later calls are synchronous via `parseCommandLine`. */
 export function loadShellParser(): Promise<Parser> {
   loading ??= (async () => {
+    // TurboFan needs ~0.7 s to optimise tree-sitter-bash's huge lexer function and
+    // stalls the first parse that triggers it; Liftoff's baseline code parses a
+    // command line in well under a millisecond, so optimising never pays off here.
+    // Set before the modules are compiled; ironcode loads no other WebAssembly.
+    v8.setFlagsFromString('--liftoff-only');
     await Parser.init();
     const require = createRequire(import.meta.url);
     const wasm = require.resolve('tree-sitter-bash/tree-sitter-bash.wasm');

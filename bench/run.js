@@ -1,0 +1,26 @@
+// Runs every benchmark and writes bench/results/latest.json. `npm run bench`.
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { benchPolicyDecisions } from './policy-decisions.js';
+import { benchSpawnOverhead } from './spawn-overhead.js';
+
+const quick = process.argv.includes('--quick');
+const results = {
+  when: new Date().toISOString(),
+  machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, platform: `${os.platform()} ${os.release()}` },
+  policyDecisions: await benchPolicyDecisions({ rounds: quick ? 3 : 30 }),
+  spawnOverhead: await benchSpawnOverhead({ iterations: quick ? 10 : 200, cliIterations: quick ? 2 : 20 }),
+};
+const file = new URL(`./results/${quick ? 'quick' : 'latest'}.json`, import.meta.url);
+writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
+const r = results.spawnOverhead.ratios;
+const fmt = (x) => x.toFixed(3);
+console.log(`policy decision (all kinds): median ${fmt(results.policyDecisions.all.medianMs)} ms, p99 ${fmt(results.policyDecisions.all.p99Ms)} ms`);
+console.log(`policy check / direct spawn of true: ${(r.policyCheckVsDirectSpawn * 100).toFixed(2)} %`);
+console.log(`guarded unsandboxed / direct: ${fmt(r.guardedUnsandboxedVsDirect)}x, sandboxed / direct: ${fmt(r.guardedSandboxedVsDirect)}x`);
+console.log(`CLI exec / node spawning true: unsandboxed ${fmt(r.cliUnsandboxedVsNodeSpawn)}x, sandboxed ${fmt(r.cliSandboxedVsNodeSpawn)}x`);
+console.log(`written to ${file.pathname}`);
+if (r.policyCheckVsDirectSpawn >= 0.05) {
+  console.error('policy check adds 5 % or more to a plain spawn: target missed');
+  process.exitCode = 1;
+}
