@@ -15,6 +15,7 @@ const schema = z.strictObject({
       last: pathUse.optional(),
       values: z.array(z.string()).optional(),
       paths: z.record(z.string(), pathUse).optional(),
+      exec: z.array(z.string()).optional(),
     }),
   ),
 });

@@ -77,7 +77,8 @@ async function judgeStage(view: StageView, ctx: CommandContext): Promise<Decisio
   const { profile } = ctx;
   envRule(view.stage.env, out);
 
-  const layered = unwrap([view.written, ...view.stage.argv.slice(1)], canonicalCommandName(view.written));
+  const resolve = (argv0: string): string | null => (argv0 === view.written ? view.executable : resolveInner(argv0, ctx));
+  const layered = unwrap([view.written, ...view.stage.argv.slice(1)], (argv0) => ruleName(argv0, resolve(argv0), ctx));
   if (!layered.ok) return [layered.decision];
   const relaxed = new Set(profile.commands.relax);
   layered.layers.forEach((layer, index) => {
@@ -102,6 +103,12 @@ async function judgeStage(view: StageView, ctx: CommandContext): Promise<Decisio
   }
   const hits = [...out.hits];
   for (const use of out.paths) {
+    // Where a file is opened, /dev/tcp and /dev/udp are the shell's network connections;
+    // as text in other arguments (`grep -rn /dev/tcp .`) they are harmless.
+    const canonical = canonicalPath(use.path, ctx);
+    if (canonical.ok && /^\/dev\/(tcp|udp)\//.test(canonical.path)) {
+      hits.push(deny('command.reverse-shell', 'critical', `${use.why}: ${canonical.path} opens a network connection`));
+    }
     const decision = decidePath(use.op, use.path, ctx);
     if (!decision.allowed) hits.push({ ...decision, reason: `${use.why}: ${decision.reason}` });
   }
@@ -147,6 +154,23 @@ function namesRule(layer: Layer, executable: string | null, ctx: CommandContext,
   if (profile.commands.mode === 'allowlist' && !profile.commands.allow.includes(layer.name)) {
     out.deny('command.not-allowlisted', 'medium', `${layer.name} is not on the ${profile.name} profile's list of allowed commands`);
   }
+}
+
+/**
+ * The name the rules judge a command word by. The executor runs the resolved file
+ * itself, so a path that is not how the search path knows that file (`./ls` linked
+ * to /usr/bin/bash, a link in /tmp) is judged as the program it really is; a name
+ * the search path gives the same file (`sh` for dash, `/usr/bin/python3`) stands.
+ * Programs inside the workspace keep their own name (workspaceExecutables decides).
+ */
+function ruleName(argv0: string, executable: string | null, ctx: CommandContext): string {
+  const written = canonicalCommandName(argv0);
+  if (executable === null || !argv0.includes('/')) return written;
+  if (ctx.roots.some((root) => isInside(executable, root))) return written;
+  const base = argv0.split('/').pop() ?? '';
+  const onSearchPath = base === '' ? null : ctx.host.which(base);
+  if (onSearchPath !== null && (ctx.host.realpath(onSearchPath) ?? onSearchPath) === executable) return written;
+  return canonicalCommandName(executable);
 }
 
 function resolveInner(name: string, ctx: CommandContext): string | null {

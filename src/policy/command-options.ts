@@ -9,6 +9,12 @@
 export interface OptionSpec {
   /** Options that take a value, short (`-o`) and long (`--output`) alike. */
   values?: readonly string[];
+  /**
+   * Options whose value is optional and can only be attached (`-i{}`, `--replace=X`,
+   * perl's `-x dir`): the rest of a short cluster is the value, and the next word is
+   * never taken, since the program itself never takes it.
+   */
+  attached?: readonly string[];
   /** Stop option parsing at the first operand (commands that run a sub-command). */
   stopAtOperand?: boolean;
 }
@@ -28,6 +34,7 @@ export interface ParsedArgs {
 
 export function parseArgs(args: readonly string[], spec: OptionSpec = {}): ParsedArgs {
   const values = new Set(spec.values ?? []);
+  const attached = new Set(spec.attached ?? []);
   const options: ParsedOption[] = [];
   const operands: string[] = [];
   let firstOperandIndex = args.length;
@@ -41,7 +48,7 @@ export function parseArgs(args: readonly string[], spec: OptionSpec = {}): Parse
     if (arg.startsWith('--')) {
       const eq = arg.indexOf('=');
       if (eq !== -1) options.push({ name: arg.slice(0, eq), value: arg.slice(eq + 1) });
-      else if (values.has(arg) && i + 1 < args.length) options.push({ name: arg, value: args[++i]! });
+      else if (values.has(arg) && !attached.has(arg) && i + 1 < args.length) options.push({ name: arg, value: args[++i]! });
       else options.push({ name: arg });
       continue;
     }
@@ -53,6 +60,11 @@ export function parseArgs(args: readonly string[], spec: OptionSpec = {}): Parse
       }
       for (let j = 1; j < arg.length; j++) {
         const name = `-${arg[j]}`;
+        if (attached.has(name)) {
+          const rest = arg.slice(j + 1);
+          options.push(rest === '' ? { name } : { name, value: rest });
+          break;
+        }
         if (values.has(name)) {
           const rest = arg.slice(j + 1);
           if (rest !== '') options.push({ name, value: rest });

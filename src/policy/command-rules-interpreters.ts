@@ -16,13 +16,22 @@ interface InterpreterSpec {
   inlineLong?: readonly string[];
   /** Options that take a value (so the value is not mistaken for the script). */
   values?: readonly string[];
+  /** Options whose value can only be attached (`-xdir`, `-Mmodule`): the next word is never theirs. */
+  attached?: readonly string[];
   /** Options after which no script file is needed (python -m module). */
   programOptions?: readonly string[];
   /** Sub-commands that evaluate code or open a REPL (deno eval). */
   inlineSubcommands?: readonly string[];
   /** Module-loading options whose value must not be inline code (node --import data:…). */
   loaderOptions?: readonly string[];
+  /** Modules (`python -m`) that evaluate code from their arguments, open a REPL or run other modules. */
+  codeModules?: readonly string[];
+  /** Modules (`python -m`) that listen for network connections. */
+  listenerModules?: readonly string[];
 }
+
+const PYTHON_CODE_MODULES = ['timeit', 'code', 'pdb', 'asyncio', 'idlelib', 'IPython', 'ptpython', 'bpython', 'cProfile', 'profile', 'trace', 'runpy'];
+const PYTHON_LISTENER_MODULES = ['http.server', 'smtpd', 'aiosmtpd', 'wsgiref.simple_server', 'xmlrpc.server'];
 
 const SHELL: InterpreterSpec = {
   inlineShort: 'c',
@@ -31,9 +40,9 @@ const SHELL: InterpreterSpec = {
 };
 
 const SPECS: Record<string, InterpreterSpec> = {
-  python: { inlineShort: 'c', values: ['-W', '-X', '-Q', '-m'], programOptions: ['-m'] },
-  pypy: { inlineShort: 'c', values: ['-W', '-X', '-m'], programOptions: ['-m'] },
-  pypy3: { inlineShort: 'c', values: ['-W', '-X', '-m'], programOptions: ['-m'] },
+  python: { inlineShort: 'c', values: ['-W', '-X', '-Q', '-m'], programOptions: ['-m'], codeModules: PYTHON_CODE_MODULES, listenerModules: PYTHON_LISTENER_MODULES },
+  pypy: { inlineShort: 'c', values: ['-W', '-X', '-m'], programOptions: ['-m'], codeModules: PYTHON_CODE_MODULES, listenerModules: PYTHON_LISTENER_MODULES },
+  pypy3: { inlineShort: 'c', values: ['-W', '-X', '-m'], programOptions: ['-m'], codeModules: PYTHON_CODE_MODULES, listenerModules: PYTHON_LISTENER_MODULES },
   node: {
     inlineShort: 'ep',
     inlineLong: ['--eval', '--print'],
@@ -44,8 +53,10 @@ const SPECS: Record<string, InterpreterSpec> = {
   nodejs: { inlineShort: 'ep', inlineLong: ['--eval', '--print'], values: ['-r', '--require', '--import'] },
   deno: { inlineShort: '', inlineSubcommands: ['eval', 'repl', 'jupyter'], values: [] },
   bun: { inlineShort: 'ep', inlineLong: ['--eval', '--print'], inlineSubcommands: ['repl', 'x'], values: [] },
-  perl: { inlineShort: 'eE', values: ['-I', '-x', '-0', '-l', '-d', '-D', '-C'] },
-  ruby: { inlineShort: 'e', values: ['-I', '-r', '-C', '-E', '-F', '-0', '-x'] },
+  // perl -0/-l take only attached digits and -d continues the cluster (`-lne`, `-de 0`
+  // hold -e), so they are plain flags here; -x, -D, -C, -M, -m take the rest of the word.
+  perl: { inlineShort: 'eE', values: ['-I'], attached: ['-x', '-D', '-C', '-M', '-m'] },
+  ruby: { inlineShort: 'e', values: ['-I', '-r', '-C', '-E'], attached: ['-F', '-x'] },
   irb: { inlineShort: '' },
   php: { inlineShort: 'rBREa', values: ['-c', '-d', '-z', '-t'], programOptions: ['-f', '-S', '-l', '-s', '-v', '-i', '-m'] },
   lua: { inlineShort: 'e', values: ['-l'] },
@@ -82,7 +93,7 @@ export function interpreterRule(ctx: LayerContext, group: string, out: Findings)
     return;
   }
   const spec = group === 'shells' ? SHELL : (SPECS[name] ?? {});
-  const parsed = parseArgs(args, { values: [...(spec.values ?? []), ...(spec.programOptions ?? [])], stopAtOperand: true });
+  const parsed = parseArgs(args, { values: [...(spec.values ?? []), ...(spec.programOptions ?? [])], attached: spec.attached ?? [], stopAtOperand: true });
   const inline = parsed.options.find(
     (o) =>
       (o.name.length === 2 && !o.name.startsWith('--') && (spec.inlineShort ?? '').includes(o.name[1]!)) ||
@@ -102,6 +113,17 @@ export function interpreterRule(ctx: LayerContext, group: string, out: Findings)
     const injected = parsed.options.find((o) => (o.name === '-M' || o.name === '-m') && /[^A-Za-z0-9:_=,-]/.test(o.value ?? ''));
     if (injected) {
       out.deny('command.inline-code', 'high', `perl ${injected.name} with ${JSON.stringify(injected.value)} injects code`);
+      return;
+    }
+  }
+  const isModule = (module: string, list: readonly string[] | undefined) => (list ?? []).some((m) => module === m || module.startsWith(`${m}.`));
+  for (const module of optionValues(parsed, '-m')) {
+    if (isModule(module, spec.codeModules)) {
+      out.deny('command.inline-code', 'high', `${name} -m ${module} evaluates code from its arguments, opens a REPL or runs other code`);
+      return;
+    }
+    if (isModule(module, spec.listenerModules)) {
+      out.deny('command.reverse-shell', 'high', `${name} -m ${module} listens for network connections`);
       return;
     }
   }
@@ -139,7 +161,7 @@ function codeFromStdin(name: string, ctx: LayerContext, out: Findings): void {
 }
 
 function awkRule(name: string, args: readonly string[], ctx: LayerContext, out: Findings): void {
-  const parsed = parseArgs(args, { values: ['-F', '-v', '-f', '--file', '--field-separator', '--assign', '-l', '--load', '-E', '--exec', '-i', '--include'] });
+  const parsed = parseArgs(args, { values: ['-F', '-v', '-f', '--file', '--field-separator', '--assign', '-l', '--load', '-E', '--exec', '-i', '--include', '-e', '--source'] });
   const loads = parsed.options.find((o) => ['-l', '--load', '-E', '--exec'].includes(o.name));
   if (loads) {
     out.deny('command.inline-code', 'high', `${name} ${loads.name} loads an extension or executable program`);
@@ -147,15 +169,19 @@ function awkRule(name: string, args: readonly string[], ctx: LayerContext, out: 
   }
   const files = optionValues(parsed, '-f', '--file', '-i', '--include');
   for (const file of files) out.path('read', file, `${name} program file`);
-  const operands = files.length > 0 ? parsed.operands : parsed.operands.slice(1);
-  const program = files.length > 0 ? undefined : parsed.operands[0];
-  if (program !== undefined) {
+  // gawk's -e/--source program text may be given alongside -f files; each piece is judged.
+  const sources = optionValues(parsed, '-e', '--source');
+  const named = files.length > 0 || sources.length > 0;
+  const operands = named ? parsed.operands : parsed.operands.slice(1);
+  const programs = named ? sources : parsed.operands.slice(0, 1);
+  for (const program of programs) {
     const problem = awkProgramProblem(program);
     if (problem) {
       out.deny('command.awk-exec', 'high', `the ${name} program ${problem}`);
       return;
     }
-  } else if (files.length === 0) {
+  }
+  if (!named && programs.length === 0) {
     codeFromStdin(name, ctx, out);
     return;
   }
@@ -175,5 +201,7 @@ export function awkProgramProblem(program: string): string | undefined {
   if (/\b(print|printf)\b[^;}\n]*\|/.test(code)) return 'pipes output to a command';
   if (/\b(print|printf)\b[^;}\n]*>/.test(code)) return 'writes to a file (print > file)';
   if (/@load|@include/.test(code)) return 'loads an extension';
+  // gawk indirect calls (`f = "system"; @f("id")`) can reach system() by a name held in a string.
+  if (/@[A-Za-z_][A-Za-z0-9_]*\s*\(/.test(code)) return 'calls a function indirectly (@name())';
   return undefined;
 }

@@ -16,7 +16,10 @@ const find: ToolRule = ({ args }, out) => {
   for (const arg of args) {
     if (FIND_ACTIONS.has(arg)) out.deny('command.exec-option', 'high', `find ${arg} ${arg === '-delete' ? 'deletes files' : arg.startsWith('-f') ? 'writes files' : 'runs a command for each file'}`);
   }
-  for (const arg of args) {
+  // Starting points follow the options -H, -L, -P, -D debugopts and -Olevel.
+  let i = 0;
+  while (i < args.length && /^-([HLP]+|O\d*|D)$/.test(args[i]!)) i += args[i] === '-D' ? 2 : 1;
+  for (const arg of args.slice(i)) {
     if (arg.startsWith('-') || arg === '(' || arg === '!' || arg === ')' || arg === ',') break;
     out.path('list', arg, 'find starting point');
   }
@@ -108,6 +111,14 @@ const GIT_EXEC_SUBCOMMANDS: Record<string, string[]> = {
   push: ['--receive-pack', '--exec'],
   'ls-remote': ['--upload-pack'],
 };
+const GIT_PATH_OPTIONS: Record<string, 'read' | 'write'> = {
+  '--output': 'write',
+  '-o': 'write',
+  '--output-directory': 'write',
+  '--contents': 'read',
+  '--ignore-revs-file': 'read',
+  '--pathspec-from-file': 'read',
+};
 const GIT_REMOTE_SUBCOMMANDS = new Set(['clone', 'fetch', 'pull', 'push', 'ls-remote', 'remote', 'submodule']);
 
 const git: ToolRule = ({ args }, out) => {
@@ -137,8 +148,13 @@ const git: ToolRule = ({ args }, out) => {
     else if (/^https?:\/\//i.test(arg) && GIT_REMOTE_SUBCOMMANDS.has(sub)) out.url(arg, `git ${sub}`);
     else if (/^file:\/\//i.test(arg)) out.path('read', arg.slice('file://'.length), `git ${sub} file URL`);
   }
-  const parsedSub = parseArgs(subArgs, { values: ['-m', '--message', '-b', '-B', '--branch', '--author', '--format', '--pretty', '-n', '--depth', '-o', '--origin', '-F', '--file', '-S', '-G', '--grep', '--since', '--until', '--date'] });
+  const parsedSub = parseArgs(subArgs, { values: ['-m', '--message', '-b', '-B', '--branch', '--author', '--format', '--pretty', '-n', '--depth', '-o', '--origin', '-F', '--file', '-S', '-G', '--grep', '--since', '--until', '--date', ...Object.keys(GIT_PATH_OPTIONS)] });
   for (const file of optionValues(parsedSub, '-F', '--file')) out.path('read', file, `git ${sub} ${'-F'}`);
+  // Options that name files (`git diff --output=/path`, `git blame --contents=file`).
+  for (const option of parsedSub.options) {
+    const use = GIT_PATH_OPTIONS[option.name];
+    if (use !== undefined && option.value !== undefined) out.path(use, option.value, `git ${sub} ${option.name}`);
+  }
   for (const operand of parsedSub.operands) {
     if (/^[a-z+]+:\/\//i.test(operand) || /^[\w.-]+@[\w.-]+:/.test(operand)) continue;
     if (operand.startsWith('/') || operand.startsWith('..') || operand.includes('/../')) out.path(sub === 'clone' ? 'write' : 'read', operand, `git ${sub} path`);
@@ -236,6 +252,8 @@ const kubectl: ToolRule = ({ args, relaxed }, out) => {
 };
 
 const helm: ToolRule = ({ args, relaxed }, out) => {
+  const post = args.find((a) => a === '--post-renderer' || a.startsWith('--post-renderer='));
+  if (post !== undefined) out.deny('command.exec-option', 'high', 'helm --post-renderer runs a program on the rendered manifests');
   const sub = parseArgs(args, { values: ['-n', '--namespace', '--kube-context', '-o', '--output'] }).operands[0];
   if (sub === undefined || HELM_READ.has(sub)) return;
   if (!relaxed.has('command.kubectl-modify')) out.deny('command.kubectl-modify', 'medium', `helm ${sub} changes the cluster; this profile allows helm read commands`);
@@ -338,6 +356,13 @@ const CHMOD_OPTIONS = /^(-[Rvcf]+|--(recursive|verbose|changes|silent|quiet|pres
 
 const chmodLike: ToolRule = ({ args, layer }, out) => {
   if (layer.name === 'chmod') {
+    const reference = args.find((a) => a.startsWith('--reference='));
+    if (reference !== undefined) {
+      // The mode is copied from another file, setuid bits included: that file is read.
+      out.path('read', reference.slice('--reference='.length), 'chmod --reference');
+      for (const operand of args.filter((a) => !CHMOD_OPTIONS.test(a))) out.path('write', operand, 'chmod argument');
+      return;
+    }
     const mode = args.find((a) => !CHMOD_OPTIONS.test(a));
     if (mode !== undefined && chmodSetsSpecialBits(mode)) {
       out.deny('command.setuid', 'high', `chmod ${mode} sets the setuid or setgid bit`);
@@ -399,7 +424,21 @@ const remoteExecOptions: ToolRule = ({ args, layer }, out) => {
   if (layer.name === 'scp' && args.some((a) => a === '-S')) out.deny('command.exec-option', 'critical', 'scp -S runs a program');
 };
 
+const date: ToolRule = ({ args }, out) => {
+  const parsed = parseArgs(args, { values: ['-d', '--date', '-f', '--file', '-r', '--reference', '-s', '--set'], attached: ['-I', '--iso-8601', '--rfc-3339'] });
+  if (parsed.options.some((o) => o.name === '-s' || o.name === '--set')) out.deny('command.system-modification', 'high', 'date --set changes the system clock');
+};
+
+const hostname: ToolRule = ({ args }, out) => {
+  const parsed = parseArgs(args, { values: ['-F', '--file'] });
+  if (parsed.operands.length > 0 || parsed.options.some((o) => o.name === '-F' || o.name === '--file')) {
+    out.deny('command.system-modification', 'high', 'hostname with a name sets the host name');
+  }
+};
+
 export const TOOL_RULES: Record<string, ToolRule> = {
+  date,
+  hostname,
   find,
   tar,
   sed,

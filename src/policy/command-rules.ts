@@ -21,6 +21,7 @@ export interface LayerContext {
 }
 
 const GROUP_RULES: Record<string, { rule: string; severity: 'critical' | 'high' | 'medium'; reason: string }> = {
+  builtins: { rule: 'command.shell-builtin', severity: 'high', reason: 'is a shell built-in that evaluates code or runs commands; ironcode runs no shell' },
   privilege: { rule: 'command.privilege-escalation', severity: 'critical', reason: 'changes user or privileges' },
   destructive: { rule: 'command.system-modification', severity: 'critical', reason: 'changes file systems or devices' },
   power: { rule: 'command.system-modification', severity: 'critical', reason: 'stops or restarts the machine' },
@@ -41,10 +42,6 @@ export function judgeLayer(ctx: LayerContext, out: Findings): void {
   const { name, argv } = ctx.layer;
   const args = argv.slice(1);
   const group = commandGroup(name);
-
-  for (const arg of argv) {
-    if (/\/dev\/(tcp|udp)\//.test(arg)) out.deny('command.reverse-shell', 'critical', `${JSON.stringify(arg)} opens a network connection through /dev/${arg.includes('udp') ? 'udp' : 'tcp'}`);
-  }
 
   const groupRule = group ? GROUP_RULES[group] : undefined;
   if (groupRule && !(group === 'pagers' && PAGING_READERS.has(name)) && !(name === 'sysctl' && isSysctlRead(args))) {
@@ -72,8 +69,12 @@ function isSysctlRead(args: readonly string[]): boolean {
 
 /** The path rules for a command's operands and path-valued options, by its catalogue entry. */
 export function judgeOperands(name: string, args: readonly string[], spec: OperandSpec, unseen: boolean, out: Findings): void {
-  const parsed = parseArgs(args, { values: [...(spec.values ?? []), ...Object.keys(spec.paths ?? {})] });
+  const parsed = parseArgs(args, { values: [...(spec.values ?? []), ...Object.keys(spec.paths ?? {}), ...(spec.exec ?? [])] });
   for (const option of parsed.options) {
+    if (spec.exec?.includes(option.name)) {
+      out.deny('command.exec-option', 'high', `${name} ${option.name} runs ${option.value === undefined ? 'a program' : JSON.stringify(option.value)}`);
+      continue;
+    }
     const use = spec.paths?.[option.name];
     if (use && option.value !== undefined) out.path(use, option.value, `${name} ${option.name}`);
     else if (!use && option.value !== undefined && !(spec.values ?? []).includes(option.name) && looksLikePath(option.value)) {

@@ -38,7 +38,11 @@ interface WrapperSpec {
 
 const WRAPPERS: Record<string, WrapperSpec> = {
   env: {
-    options: { values: ['-u', '--unset', '-C', '--chdir', '-S', '--split-string', '-P', '--default-signal', '--ignore-signal', '--block-signal'], stopAtOperand: true },
+    options: {
+      values: ['-u', '--unset', '-C', '--chdir', '-S', '--split-string', '-P'],
+      attached: ['--default-signal', '--ignore-signal', '--block-signal'],
+      stopAtOperand: true,
+    },
     assignments: true,
     check: (p) => {
       if (p.options.some((o) => ['-S', '--split-string'].includes(o.name))) {
@@ -68,7 +72,7 @@ const WRAPPERS: Record<string, WrapperSpec> = {
         : undefined,
   },
   watch: {
-    options: { values: ['-n', '--interval', '-d', '-q', '--equexit', '--color'], stopAtOperand: true },
+    options: { values: ['-n', '--interval', '-q', '--equexit'], attached: ['-d', '--differences'], stopAtOperand: true },
     check: (p) =>
       p.options.some((o) => ['-x', '--exec'].includes(o.name))
         ? undefined
@@ -76,7 +80,9 @@ const WRAPPERS: Record<string, WrapperSpec> = {
   },
   xargs: {
     options: {
-      values: ['-I', '-i', '-n', '-L', '-l', '-P', '-d', '-E', '-e', '-s', '-a', '--arg-file', '--max-args', '--max-lines', '--max-procs', '--delimiter', '--eof', '--max-chars', '--replace', '--process-slot-var'],
+      values: ['-I', '-n', '-L', '-P', '-d', '-E', '-s', '-a', '--arg-file', '--max-args', '--max-procs', '--delimiter', '--max-chars', '--process-slot-var'],
+      // GNU xargs: -i[R], -e[EOF], -l[N] and their long forms take only an attached value.
+      attached: ['-i', '-e', '-l', '--replace', '--eof', '--max-lines'],
       stopAtOperand: true,
     },
     appends: true,
@@ -93,11 +99,14 @@ export function isWrapper(name: string): boolean {
 
 export type Unwrapped = { ok: true; layers: Layer[] } | { ok: false; decision: Decision };
 
-/** Peels wrappers off `argv` until a command that is not one is reached. */
-export function unwrap(argv: readonly string[], executableName: string): Unwrapped {
+/**
+ * Peels wrappers off `argv` until a command that is not one is reached. `nameOf`
+ * gives the name the rules know a command word by (see canonicalCommandName).
+ */
+export function unwrap(argv: readonly string[], nameOf: (argv0: string) => string = canonicalCommandName): Unwrapped {
   const layers: Layer[] = [];
   let current = [...argv];
-  let name = executableName;
+  let name = nameOf(current[0]!);
   let env: Record<string, string> = {};
   let unseenOperands = false;
   let via: string | undefined;
@@ -128,7 +137,7 @@ export function unwrap(argv: readonly string[], executableName: string): Unwrapp
     env = innerEnv;
     unseenOperands = unseenOperands || Boolean(spec.appends);
     current = rest;
-    name = canonicalCommandName(rest[0]!);
+    name = nameOf(rest[0]!);
   }
   return { ok: false, decision: deny('command.unsupported-syntax', 'medium', 'too many nested wrapper commands') };
 }

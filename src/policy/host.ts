@@ -1,5 +1,5 @@
 import { promises as dns } from 'node:dns';
-import { closeSync, constants, openSync, readdirSync, readSync, realpathSync, statSync } from 'node:fs';
+import { closeSync, constants, openSync, readdirSync, readlinkSync, readSync, realpathSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { globToRegExp } from './glob-match.js';
 
@@ -12,6 +12,8 @@ import { globToRegExp } from './glob-match.js';
 export interface PolicyHost {
   /** Canonical path of an existing file, or null when it does not exist. */
   realpath(p: string): string | null;
+  /** The target of `p` when it is a symbolic link (dangling ones too), else null. */
+  readlink(p: string): string | null;
   /** Absolute path of an executable found on the fixed search path, or null. */
   which(name: string): string | null;
   /** Sorted matches of an unquoted glob pattern relative to cwd (shell rules: no dotfiles unless asked). */
@@ -33,6 +35,13 @@ export function createHost(searchPath: readonly string[] = SAFE_PATH): PolicyHos
     realpath(p) {
       try {
         return realpathSync.native(p);
+      } catch {
+        return null;
+      }
+    },
+    readlink(p) {
+      try {
+        return readlinkSync(p);
       } catch {
         return null;
       }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { allow, deny, type Decision } from './decision.js';
 import type { PolicyHost } from './host.js';
-import { sensitiveFileRule, systemLocationRule } from './sensitive-paths.js';
+import { isHarmlessPath, sensitiveFileRule, systemLocationRule } from './sensitive-paths.js';
 
 export type PathOp = 'read' | 'write' | 'list' | 'delete';
 
@@ -19,19 +19,33 @@ export type Canonical = { ok: true; path: string } | { ok: false; decision: Deci
  * Canonicalises a path the way the kernel will resolve it when the file is opened:
  * the longest existing prefix is resolved with realpath (so `link/..` follows the
  * link, as the kernel does, instead of being removed lexically), and the missing
- * rest is appended. A `..` inside the missing rest is refused: it cannot be
- * resolved without the directory existing.
+ * rest is appended. A dangling link where the missing rest begins is followed,
+ * because creating the file creates the link's target. A `..` inside the missing
+ * rest is refused: it cannot be resolved without the directory existing.
  */
 export function canonicalPath(raw: string, ctx: PathContext): Canonical {
   const early = syntaxRule(raw);
   if (early) return { ok: false, decision: early };
-  const joined = raw.startsWith('/') ? raw : `${ctx.cwd}/${raw}`;
+  return resolveMissing(raw, raw.startsWith('/') ? raw : `${ctx.cwd}/${raw}`, ctx, 0);
+}
+
+/** As many links as Linux follows before ELOOP. */
+const MAX_LINKS = 40;
+
+function resolveMissing(raw: string, joined: string, ctx: PathContext, links: number): Canonical {
   const components = joined.split('/');
   for (let keep = components.length; keep >= 1; keep--) {
     const prefix = components.slice(0, keep).join('/') || '/';
     const real = ctx.host.realpath(prefix);
     if (real === null) continue;
     const rest = components.slice(keep).filter((c) => c !== '' && c !== '.');
+    // The first missing component may be a dangling link: creating the file follows it.
+    const link = rest[0] === undefined || rest[0] === '..' ? null : ctx.host.readlink(path.posix.join(real, rest[0]));
+    if (link !== null) {
+      if (links >= MAX_LINKS) return { ok: false, decision: deny('path.invalid', 'medium', `${JSON.stringify(raw)} has too many levels of symbolic links`) };
+      const target = link.startsWith('/') ? link : `${real}/${link}`;
+      return resolveMissing(raw, [target, ...rest.slice(1)].join('/'), ctx, links + 1);
+    }
     if (rest.includes('..')) {
       return {
         ok: false,
@@ -71,6 +85,7 @@ export function decideCanonicalPath(op: PathOp, abs: string, ctx: PathContext, s
   const system = systemLocationRule(op, abs);
   if (system) return system;
   const root = ctx.roots.find((r) => isInside(abs, r));
+  if (!root && isHarmlessPath(op, abs)) return allow('path.allowed', `${op} ${abs} is allowed outside the workspace (harmless)`);
   if (!root) {
     return deny('path.outside-roots', 'high', `${JSON.stringify(shown)} resolves to ${abs}, outside the workspace roots (${ctx.roots.join(', ')})`);
   }

@@ -9,6 +9,7 @@ const ops = z.array(z.enum(['read', 'write', 'list', 'delete'])).min(1);
 const common = { ops, severity: z.enum(SEVERITIES), reason: z.string().min(1) };
 
 const schema = z.strictObject({
+  harmless: z.array(z.strictObject({ path: z.string().startsWith('/'), ops })),
   system: z.array(
     z.strictObject({ path: z.string().startsWith('/'), except: z.array(z.string().startsWith('/')).optional(), ...common }),
   ),
@@ -20,7 +21,7 @@ const schema = z.strictObject({
         contentMarker: z.string().optional(),
         ...common,
       }),
-      z.strictObject({ dir: z.string().min(1), then: z.string().optional(), ...common }),
+      z.strictObject({ dir: z.string().min(1), then: z.string().optional(), deep: z.boolean().optional(), ...common }),
     ]),
   ),
 });
@@ -33,6 +34,11 @@ const nameRules = data.files.flatMap((rule) =>
     : [],
 );
 const dirRules = data.files.flatMap((rule) => ('dir' in rule ? [rule] : []));
+
+/** Paths outside the roots that the listed operations may use anyway (`/dev/null`). */
+export function isHarmlessPath(op: PathOp, abs: string): boolean {
+  return data.harmless.some((entry) => entry.path === abs && entry.ops.includes(op));
+}
 
 /** System locations, judged on the canonical absolute path. */
 export function systemLocationRule(op: PathOp, abs: string): Decision | null {
@@ -52,7 +58,7 @@ export function sensitiveFileRule(op: PathOp, abs: string, root: string, host: P
   for (let i = 0; i < lower.length; i++) {
     for (const rule of dirRules) {
       if (!rule.ops.includes(op) || lower[i] !== rule.dir) continue;
-      if (rule.then !== undefined && lower[i + 1] !== rule.then) continue;
+      if (rule.then !== undefined && !(rule.deep ? lower.slice(i + 1) : lower.slice(i + 1, i + 2)).includes(rule.then)) continue;
       return deny('path.sensitive', rule.severity, `${abs}: ${rule.reason}`);
     }
   }

@@ -154,11 +154,23 @@ function walkProgram(root: Node): RawScript {
 
 /** `a && b || c` nests to the left; flatten it keeping each connector. */
 function walkList(node: Node, connector: Connector, out: RawScript['items']): void {
+  const parts = children(node);
+  const tail = parts.at(-1);
+  if (node.type === 'pipeline' && tail?.type === 'list') {
+    // tree-sitter-bash reads `a | b | c && d` as `a | (b | c && d)`; in the shell `|`
+    // binds tighter, so the leading stages belong to the list's first pipeline.
+    const head = walkPipelineParts(parts.slice(0, -1));
+    const start = out.length;
+    walkList(tail, connector, out);
+    const first = out[start];
+    if (!first || first.pipeline.negated) throw new Refusal('command.unsupported-syntax', 'unexpected ! inside a pipeline');
+    first.pipeline = { stages: [...head.stages, ...first.pipeline.stages], negated: head.negated };
+    return;
+  }
   if (node.type !== 'list') {
     out.push({ connector, pipeline: walkPipeline(node) });
     return;
   }
-  const parts = children(node);
   let next: Connector = connector;
   for (const part of parts) {
     if (part.type === '&&' || part.type === '||') next = part.type;
@@ -177,28 +189,38 @@ function walkPipeline(node: Node): RawPipeline {
     const pipeline = walkPipeline(inner[0]!);
     return { stages: pipeline.stages, negated: !pipeline.negated };
   }
-  if (node.type === 'pipeline') {
-    const stages: RawStage[] = [];
-    let negated = false;
-    for (const part of children(node)) {
-      if (part.type === '|') continue;
-      if (part.type === '|&') {
-        const last = stages.at(-1);
-        if (last) last.redirects.push({ kind: 'dup', fd: 2, target: 1 });
-        continue;
-      }
-      if (part.type === 'negated_command') {
-        if (stages.length > 0) throw new Refusal('command.unsupported-syntax', '! may only start a pipeline');
-        const inner = walkPipeline(part);
-        negated = inner.negated;
-        stages.push(...inner.stages);
-        continue;
-      }
-      stages.push(...walkStages(part));
-    }
-    return { stages, negated };
-  }
+  if (node.type === 'pipeline') return walkPipelineParts(children(node));
   return { stages: walkStages(node), negated: false };
+}
+
+/** The stages of a pipeline, from its child nodes (`|` and `|&` between them). */
+function walkPipelineParts(parts: readonly Node[]): RawPipeline {
+  const stages: RawStage[] = [];
+  let negated = false;
+  for (const part of parts) {
+    if (part.type === '|') continue;
+    if (part.type === '|&') {
+      const last = stages.at(-1);
+      if (last) last.redirects.push({ kind: 'dup', fd: 2, target: 1 });
+      continue;
+    }
+    if (part.type === 'pipeline') {
+      // after a here-document the grammar nests the rest (`cat <<EOF | a | b`)
+      const inner = walkPipelineParts(children(part));
+      if (inner.negated) throw new Refusal('command.unsupported-syntax', 'unexpected ! inside a pipeline');
+      stages.push(...inner.stages);
+      continue;
+    }
+    if (part.type === 'negated_command') {
+      if (stages.length > 0) throw new Refusal('command.unsupported-syntax', '! may only start a pipeline');
+      const inner = walkPipeline(part);
+      negated = inner.negated;
+      stages.push(...inner.stages);
+      continue;
+    }
+    stages.push(...walkStages(part));
+  }
+  return { stages, negated };
 }
 
 /**
@@ -235,15 +257,53 @@ function walkStages(node: Node): RawStage[] {
 
 function walkCommand(node: Node): RawStage {
   const stage: RawStage = { assignments: [], words: [], redirects: [] };
+  // The word (or assignment value) the next node may continue. The grammar splits
+  // some single shell words (`'su'\do`, `x{\}`, `'a'\ b`), so what joins or
+  // separates two nodes is decided here from the text between them, as the shell does.
+  let open: RawWord | undefined;
+  let joinNext = false;
+  const addWord = (part: Node, push: (word: RawWord) => void): void => {
+    const word = walkWord(part);
+    if (joinNext && open !== undefined) {
+      open.parts.push(...word.parts);
+      refuseBraceExpansion(open.parts);
+    } else {
+      push(word);
+      open = word;
+    }
+  };
+  let previous: Node | undefined;
   for (const part of children(node)) {
+    joinNext = false;
+    if (previous !== undefined) {
+      const gap = node.text.slice(previous.endIndex - node.startIndex, part.startIndex - node.startIndex).replace(/\\\n/g, '');
+      if (gap.includes('\n')) {
+        // `a | b | c\nd && e` comes back as the command `c d`; in the shell an
+        // unescaped line break always ends the command.
+        throw new Refusal('command.unsupported-syntax', 'a line break inside a command is not understood here; separate the commands with ;');
+      }
+      if (/^(\\.)+$/s.test(gap) && open !== undefined) {
+        // escaped characters the grammar left out of the word: part of it
+        open.parts.push({ text: gap.replace(/\\(.)/gs, '$1'), quoted: true });
+        joinNext = true;
+      } else if (gap === '') {
+        joinNext = open !== undefined;
+      } else if (!/^[ \t]+$/.test(gap)) {
+        throw new Refusal('command.unsupported-syntax', `unsupported shell syntax: ${JSON.stringify(gap)} between words`);
+      }
+    }
+    previous = part;
     switch (part.type) {
-      case 'variable_assignment':
-        stage.assignments.push(walkAssignment(part));
+      case 'variable_assignment': {
+        const assignment = walkAssignment(part);
+        stage.assignments.push(assignment);
+        open = assignment.value;
         break;
+      }
       case 'command_name': {
         const inner = children(part).filter((c) => c.isNamed);
         if (inner.length !== 1) throw new Refusal('command.unsupported-syntax', 'unexpected command name');
-        stage.words.push(walkWord(inner[0]!));
+        addWord(inner[0]!, (word) => stage.words.push(word));
         break;
       }
       case 'file_redirect':
@@ -252,15 +312,17 @@ function walkCommand(node: Node): RawStage {
         const extra: RawStage[] = [];
         stage.redirects.push(...walkRedirect(part, extra));
         if (extra.length > 0) throw new Refusal('command.unsupported-syntax', 'a here-document must end its command');
+        open = undefined;
         break;
       }
       case 'comment':
+        open = undefined;
         break;
       default:
         if (!part.isNamed) {
           throw new Refusal('command.unsupported-syntax', `unexpected ${JSON.stringify(part.type)} in a command`);
         }
-        stage.words.push(walkWord(part));
+        addWord(part, (word) => stage.words.push(word));
     }
   }
   if (stage.words.length === 0) {
@@ -291,8 +353,10 @@ function walkRedirect(node: Node, trailingStages: RawStage[]): RawRedirect[] {
   const descriptorNode = children(node).find((c) => c.type === 'file_descriptor');
   const operator = children(node).find((c) => !c.isNamed)?.type ?? '';
   const destinations = children(node).filter((c) => c.isNamed && c.type !== 'file_descriptor');
-  if (destinations.length !== 1) throw new Refusal('command.unsupported-syntax', `unsupported redirection ${node.text}`);
-  const destination = walkWord(destinations[0]!);
+  // As in walkCommand: pieces with no blank between them are one word.
+  const joined = destinations.every((d, i) => i === 0 || d.startIndex === destinations[i - 1]!.endIndex);
+  if (destinations.length === 0 || !joined) throw new Refusal('command.unsupported-syntax', `unsupported redirection ${node.text}`);
+  const destination: RawWord = { parts: destinations.flatMap((d) => walkWord(d).parts) };
   const text = wordText(destination);
   const explicitFd = descriptorNode ? Number(descriptorNode.text) : undefined;
 
@@ -334,10 +398,7 @@ function walkHeredoc(node: Node, trailingStages: RawStage[]): RawRedirect {
         text = part.text;
         break;
       case 'pipeline':
-        for (const sub of children(part)) {
-          if (sub.type === '|') continue;
-          trailingStages.push(...walkStages(sub));
-        }
+        trailingStages.push(...walkPipelineParts(children(part)).stages);
         break;
       case 'command':
       case 'redirected_statement':
@@ -370,14 +431,18 @@ function walkWord(node: Node): RawWord {
       return { parts: [{ text: decodeAnsiC(node.text.slice(2, -1)), quoted: true }] };
     case 'concatenation': {
       const parts = children(node).flatMap((c) => walkWord(c).parts);
-      const braces = parts.filter((p) => !p.quoted && (p.text === '{' || p.text === '}'));
-      if (braces.length >= 2 && parts.some((p) => !p.quoted && /[,]|\.\./.test(p.text))) {
-        throw new Refusal('command.brace-expansion', 'brace expansion ({a,b}) is not performed; write the words out');
-      }
+      refuseBraceExpansion(parts);
       return { parts };
     }
     default:
       throw refuseNode(node);
+  }
+}
+
+function refuseBraceExpansion(parts: readonly WordPart[]): void {
+  const braces = parts.filter((p) => !p.quoted && (p.text === '{' || p.text === '}'));
+  if (braces.length >= 2 && parts.some((p) => !p.quoted && /[,]|\.\./.test(p.text))) {
+    throw new Refusal('command.brace-expansion', 'brace expansion ({a,b}) is not performed; write the words out');
   }
 }
 
@@ -404,6 +469,10 @@ function unescapeUnquoted(raw: string): WordPart[] {
     if (ch === '\\' && i + 1 < raw.length) {
       const next = raw[++i]!;
       if (next !== '\n') push(next, true);
+    } else if (ch === '\n') {
+      // An unquoted line break always ends a command in the shell; the grammar folds
+      // `a\n\\b` into one word, which would hide the second command inside the first.
+      throw new Refusal('command.unsupported-syntax', 'a line that starts with a backslash is not understood here; separate the commands with ;');
     } else push(ch, false);
   }
   return parts;
