@@ -4,6 +4,7 @@ import { normaliseScript, type StageView } from './command-normalise.js';
 import { judgeLayer } from './command-rules.js';
 import { isWrapper, unwrap, type Layer } from './command-unwrap.js';
 import { allow, deny, SEVERITIES, type Decision } from './decision.js';
+import { SAFE_PATH } from './host.js';
 import { canonicalPath, decidePath, isInside, type PathContext } from './paths.js';
 import type { Profile } from './profile-schema.js';
 import type { Script } from './script.js';
@@ -129,17 +130,14 @@ function envRule(env: Record<string, string>, out: Findings): void {
 function namesRule(layer: Layer, executable: string | null, ctx: CommandContext, out: Findings): void {
   const { profile } = ctx;
   const realName = executable ? canonicalCommandName(executable) : undefined;
-  if (realName !== undefined && realName !== layer.name && !isWrapper(realName)) {
-    const group = commandGroup(realName);
-    if (group === 'privilege' || group === 'shells' || group === 'interpreters') {
-      if (group === 'privilege') out.deny('command.privilege-escalation', 'critical', `${layer.argv[0]} is ${executable} (${realName}), which changes user or privileges`);
-    }
+  if (realName !== undefined && realName !== layer.name && !isWrapper(realName) && commandGroup(realName) === 'privilege') {
+    out.deny('command.privilege-escalation', 'critical', `${layer.argv[0]} is ${executable} (${realName}), which changes user or privileges`);
   }
   if (profile.commands.deny.includes(layer.name) || (realName && profile.commands.deny.includes(realName))) {
     out.deny('command.profile-deny', 'high', `${layer.name} is refused by the ${profile.name} profile`);
   }
   if (executable === null) {
-    out.deny('command.not-found', 'low', `${layer.argv[0]} was not found on the search path (${'/usr/local/bin:/usr/bin:/bin …'}) or in the workspace`);
+    out.deny('command.not-found', 'low', `${layer.argv[0]} was not found on the search path (${SAFE_PATH.join(':')}) or in the workspace`);
     return;
   }
   const mode = ctx.host.mode(executable);
@@ -169,7 +167,7 @@ function ruleName(argv0: string, executable: string | null, ctx: CommandContext)
   if (ctx.roots.some((root) => isInside(executable, root))) return written;
   const base = argv0.split('/').pop() ?? '';
   const onSearchPath = base === '' ? null : ctx.host.which(base);
-  if (onSearchPath !== null && (ctx.host.realpath(onSearchPath) ?? onSearchPath) === executable) return written;
+  if (onSearchPath === executable) return written;
   return canonicalCommandName(executable);
 }
 
@@ -178,8 +176,7 @@ function resolveInner(name: string, ctx: CommandContext): string | null {
     const canonical = canonicalPath(name, ctx);
     return canonical.ok && ctx.host.mode(canonical.path) !== null ? canonical.path : null;
   }
-  const found = ctx.host.which(name);
-  return found === null ? null : (ctx.host.realpath(found) ?? found);
+  return ctx.host.which(name);
 }
 
 function severityOfParseRule(rule: string): Decision['severity'] {

@@ -100,8 +100,7 @@ function resolveExecutable(written: string, ctx: PathContext): string | null {
     if (!canonical.ok) throw new NormaliseRefusal(canonical.decision);
     return ctx.host.mode(canonical.path) === null ? null : canonical.path;
   }
-  const found = ctx.host.which(written);
-  return found === null ? null : (ctx.host.realpath(found) ?? found);
+  return ctx.host.which(written);
 }
 
 const STD_STREAMS: Record<string, number> = { '/dev/stdin': 0, '/dev/stdout': 1, '/dev/stderr': 2, '/dev/fd/0': 0, '/dev/fd/1': 1, '/dev/fd/2': 2 };

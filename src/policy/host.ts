@@ -14,7 +14,7 @@ export interface PolicyHost {
   realpath(p: string): string | null;
   /** The target of `p` when it is a symbolic link (dangling ones too), else null. */
   readlink(p: string): string | null;
-  /** Absolute path of an executable found on the fixed search path, or null. */
+  /** Canonical path of an executable found on the fixed search path, or null. */
   which(name: string): string | null;
   /** Sorted matches of an unquoted glob pattern relative to cwd (shell rules: no dotfiles unless asked). */
   glob(pattern: string, cwd: string): string[];
@@ -29,8 +29,18 @@ export interface PolicyHost {
 /** The search path executables are found on: never the caller's PATH. */
 export const SAFE_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
-export function createHost(searchPath: readonly string[] = SAFE_PATH): PolicyHost {
-  const whichCache = new Map<string, string | null>();
+/**
+ * How long a search-path lookup is trusted. The search path lies outside every
+ * workspace and the rules refuse writes there, so an agent cannot change what a name
+ * resolves to; the short expiry only lets a long-running server notice packages an
+ * administrator installs.
+ */
+const SEARCH_PATH_TTL_MS = 5_000;
+
+export function createHost(searchPath: readonly string[] = SAFE_PATH, now: () => number = Date.now): PolicyHost {
+  const found = new Map<string, { path: string | null; at: number }>();
+  const modes = new Map<string, { mode: number; at: number }>();
+  const fresh = (at: number): boolean => now() - at < SEARCH_PATH_TTL_MS;
   return {
     realpath(p) {
       try {
@@ -47,26 +57,27 @@ export function createHost(searchPath: readonly string[] = SAFE_PATH): PolicyHos
       }
     },
     which(name) {
-      const cached = whichCache.get(name);
-      if (cached !== undefined) return cached;
-      let found: string | null = null;
+      const cached = found.get(name);
+      if (cached !== undefined && fresh(cached.at)) return cached.path;
+      let result: string | null = null;
       for (const dir of searchPath) {
-        const candidate = path.join(dir, name);
         try {
-          const st = statSync(candidate);
-          if (st.isFile() && (st.mode & 0o111) !== 0) {
-            found = candidate;
-            break;
-          }
+          const st = statSync(path.join(dir, name));
+          if (!st.isFile() || (st.mode & 0o111) === 0) continue;
+          result = realpathSync.native(path.join(dir, name));
+          modes.set(result, { mode: st.mode, at: now() });
+          break;
         } catch {
           // not in this directory
         }
       }
-      whichCache.set(name, found);
-      return found;
+      found.set(name, { path: result, at: now() });
+      return result;
     },
     glob: expandGlob,
     mode(p) {
+      const cached = modes.get(p);
+      if (cached !== undefined && fresh(cached.at)) return cached.mode;
       try {
         return statSync(p).mode;
       } catch {

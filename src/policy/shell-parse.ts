@@ -109,7 +109,40 @@ export function loadShellParser(): Promise<Parser> {
   return loading;
 }
 
+/**
+ * Parsing is a pure function of the line, and agents repeat lines (`npm test`,
+ * `git status`) all the time, so recent outcomes are kept. Only the parse is
+ * cached: normalisation and every rule still run against the file system each time.
+ * Outcomes are frozen so no caller can change a cached one.
+ */
+const PARSE_CACHE_ENTRIES = 1024;
+const PARSE_CACHE_MAX_LINE = 4096;
+const parseCache = new Map<string, ParseOutcome>();
+
 export function parseCommandLine(line: string): ParseOutcome {
+  const cached = parseCache.get(line);
+  if (cached !== undefined) {
+    parseCache.delete(line);
+    parseCache.set(line, cached);
+    return cached;
+  }
+  const outcome = deepFreeze(parseUncached(line));
+  if (line.length <= PARSE_CACHE_MAX_LINE) {
+    if (parseCache.size >= PARSE_CACHE_ENTRIES) parseCache.delete(parseCache.keys().next().value!);
+    parseCache.set(line, outcome);
+  }
+  return outcome;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+function parseUncached(line: string): ParseOutcome {
   if (!parser) throw new Error('loadShellParser() must finish before parseCommandLine()');
   if (line.includes('\0')) return { ok: false, rule: 'command.nul-byte', reason: 'the command line contains a NUL byte' };
   if (line.trim() === '') return { ok: false, rule: 'command.empty', reason: 'the command line is empty' };
