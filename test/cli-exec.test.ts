@@ -74,6 +74,10 @@ describe('ironcode exec', () => {
     const denied = await runCli(['exec', '--profile', 'strict', '--root', workspace, 'cat /etc/shadow'], { cwd: workspace });
     expect(denied.code).toBe(126);
     expect(denied.stderr).toContain('path.');
+    const write = await runCli(['exec', '--profile', 'strict', '--root', workspace, 'sort notes.txt > sorted-strict.txt'], { cwd: workspace });
+    expect(write.code).toBe(126);
+    expect(write.stderr).toContain('path.read-only');
+    expect(existsSync(path.join(workspace, 'sorted-strict.txt'))).toBe(false);
   });
 
   it('a script the policy lets run still cannot see /etc/shadow, /root or the network (the sandbox)', async () => {

@@ -20,7 +20,7 @@ export async function execCommand(runtime: Runtime, request: ExecRequest, warn: 
   const judgement = await policy.judgeCommand(request.line !== undefined ? { line: request.line } : { argv: request.argv ?? [] }, { cwd });
   const { decision } = judgement;
   if (!decision.allowed || !judgement.script) throw new PolicyDeniedError(decision.rule, decision.severity, decision.reason);
-  const sandbox = await sandboxPlan({ mode: profile.exec.sandbox, network: profile.exec.network, roots: policy.roots, warn });
+  const sandbox = await sandboxPlan({ mode: profile.exec.sandbox, network: profile.exec.network, roots: policy.roots, rootsReadOnly: profile.workspace.write === 'deny', warn });
   const limits = request.timeoutMs === undefined ? profile.exec.limits : { ...profile.exec.limits, timeoutMs: Math.min(request.timeoutMs, profile.exec.limits.timeoutMs) };
   const controller = new AbortController();
   const stop = () => controller.abort();

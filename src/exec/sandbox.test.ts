@@ -144,6 +144,16 @@ describe('runScript in the sandbox', () => {
     expect(info.gid).toBe(process.getgid?.());
   });
 
+  it('binds the roots read-only for a profile that does not change files', async () => {
+    const readOnly = await sandboxPlan({ mode: 'required', network: false, roots: [ws], rootsReadOnly: true });
+    await writeFile(join(ws, 'kept.txt'), 'kept\n');
+    const write = await runScript(pipeline(stage(['/usr/bin/touch', 'made-inside.txt'])), { ...options, sandbox: readOnly });
+    expect(write.exitCode).not.toBe(0);
+    await expect(stat(join(ws, 'made-inside.txt'))).rejects.toThrow();
+    const read = await runScript(pipeline(stage(['/usr/bin/cat', 'kept.txt'])), { ...options, sandbox: readOnly });
+    expect(read.stdout).toBe('kept\n');
+  });
+
   it('cannot write to /usr, /etc or /; /tmp is private to the run and shared by its stages', async () => {
     for (const path of ['/usr/ironcode-sandbox-test', '/etc/ironcode-sandbox-test', '/ironcode-sandbox-test']) {
       const result = await runScript(pipeline(stage(['/usr/bin/touch', path])), options);

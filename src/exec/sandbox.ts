@@ -33,6 +33,8 @@ export interface SandboxPlan {
   readonly bwrapPath: string;
   readonly network: boolean;
   readonly writableRoots: readonly string[];
+  /** The roots are bound read-only (a profile that does not change files). */
+  readonly rootsReadOnly: boolean;
   /** Read-only system view, in mount order. */
   readonly system: readonly SandboxMount[];
   /** Applied last so nothing bound later can uncover them. */
@@ -52,6 +54,8 @@ export interface SandboxPlanOptions {
   /** Whether the profile lets sandboxed processes use the network. */
   network: boolean;
   roots: readonly string[];
+  /** Bind the roots read-only (default: writable). */
+  rootsReadOnly?: boolean;
   /** Told when `preferred` falls back to running unsandboxed. */
   warn?: (message: string) => void;
 }
@@ -74,7 +78,7 @@ export async function sandboxPlan(options: SandboxPlanOptions): Promise<SandboxP
 /** The mode decision for a given probe result; `sandboxPlan` with the probe filled in. */
 export async function resolveSandbox(probe: SandboxProbe, options: SandboxPlanOptions): Promise<SandboxPlan | null> {
   if (options.mode === 'off') return null;
-  if (probe.available && probe.path !== undefined) return buildPlan(probe.path, options.network, options.roots);
+  if (probe.available && probe.path !== undefined) return buildPlan(probe.path, options.network, options.roots, options.rootsReadOnly ?? false);
   const reason = probe.reason ?? 'bubblewrap is unusable';
   if (options.mode === 'required') {
     throw new UnavailableError(`the profile requires the bubblewrap sandbox, but ${reason}; ${INSTALL_HINT}`, {
@@ -85,7 +89,7 @@ export async function resolveSandbox(probe: SandboxProbe, options: SandboxPlanOp
   return null;
 }
 
-async function buildPlan(bwrapPath: string, network: boolean, roots: readonly string[]): Promise<SandboxPlan> {
+async function buildPlan(bwrapPath: string, network: boolean, roots: readonly string[], rootsReadOnly = false): Promise<SandboxPlan> {
   const writableRoots = roots.map((root) => {
     const normal = normalize(root);
     if (!isAbsolute(root) || normal === '/') {
@@ -109,7 +113,7 @@ async function buildPlan(bwrapPath: string, network: boolean, roots: readonly st
   for (const path of SANDBOX_ETC_MASKS) {
     if (await exists(path)) masks.push({ kind: 'tmpfs', path });
   }
-  return Object.freeze({ bwrapPath, network, writableRoots, system, masks, home: SANDBOX_HOME });
+  return Object.freeze({ bwrapPath, network, writableRoots, rootsReadOnly, system, masks, home: SANDBOX_HOME });
 }
 
 /** A symlink stays a symlink (so /etc/localtime still names its zone); anything else is bound. */
@@ -132,7 +136,7 @@ export function bwrapArgs(plan: SandboxPlan, argv: readonly string[], cwd: strin
   for (const mount of plan.system) args.push(...mountArgs(mount));
   args.push('--proc', '/proc', '--dev', '/dev', ...(tmpDir === undefined ? ['--tmpfs', '/tmp'] : ['--bind', tmpDir, '/tmp']));
   args.push('--dir', plan.home);
-  for (const root of plan.writableRoots) args.push('--bind', root, root);
+  for (const root of plan.writableRoots) args.push(plan.rootsReadOnly ? '--ro-bind' : '--bind', root, root);
   for (const mount of plan.masks) args.push(...mountArgs(mount), '--remount-ro', mount.path);
   // The root is bwrap's own tmpfs; left writable, `touch /etc/x` would "work" unseen.
   args.push('--remount-ro', '/', '--chdir', cwd, '--clearenv');

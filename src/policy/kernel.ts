@@ -36,7 +36,8 @@ export async function createPolicy(options: PolicyOptions): Promise<Policy> {
   });
   if (roots.length === 0) throw new Error('at least one workspace root is needed');
   const { profile } = options;
-  const context = (cwd?: string) => ({ profile, roots, host, cwd: cwd === undefined ? roots[0]! : (host.realpath(cwd) ?? cwd) });
+  const writable = profile.workspace.write === 'allow';
+  const context = (cwd?: string) => ({ profile, roots, host, writable, cwd: cwd === undefined ? roots[0]! : (host.realpath(cwd) ?? cwd) });
 
   const judgeCommand: Policy['judgeCommand'] = async (command, opts) => {
     const ctx = context(opts?.cwd);

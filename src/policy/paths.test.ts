@@ -278,3 +278,23 @@ describe('canonical paths', () => {
     expect(isInside('/wsx', '/ws')).toBe(false);
   });
 });
+
+describe('a profile that does not change files (strict)', () => {
+  let strict: Policy;
+  beforeAll(async () => {
+    strict = await createPolicy({ profile: builtinProfile('strict'), roots: [workspace], host: createHost() });
+  });
+  it.each([
+    ['read', 'package.json', true, 'path.allowed'],
+    ['list', '.', true, 'path.allowed'],
+    ['write', 'reports/out.md', false, 'path.read-only'],
+    ['delete', 'package.json', false, 'path.read-only'],
+  ] as const)('%s %s → %s', async (op, p, allowed, rule) => {
+    const decision = await strict.decide({ kind: 'path', op, path: p });
+    expect([decision.allowed, decision.rule]).toEqual([allowed, rule]);
+  });
+  it('refuses a redirect that writes', async () => {
+    const decision = await strict.decide({ kind: 'command', line: 'ls > listing.txt' });
+    expect([decision.allowed, decision.rule]).toEqual([false, 'path.read-only']);
+  });
+});

@@ -11,6 +11,8 @@ export interface PathContext {
   /** Canonical directory relative paths are resolved against. */
   cwd: string;
   host: PolicyHost;
+  /** False in a profile that does not change files: every write and delete is refused. */
+  writable?: boolean;
 }
 
 export type Canonical = { ok: true; path: string } | { ok: false; decision: Decision };
@@ -88,6 +90,9 @@ export function decideCanonicalPath(op: PathOp, abs: string, ctx: PathContext, s
   if (!root && isHarmlessPath(op, abs)) return allow('path.allowed', `${op} ${abs} is allowed outside the workspace (harmless)`);
   if (!root) {
     return deny('path.outside-roots', 'high', `${JSON.stringify(shown)} resolves to ${abs}, outside the workspace roots (${ctx.roots.join(', ')})`);
+  }
+  if (ctx.writable === false && (op === 'write' || op === 'delete')) {
+    return deny('path.read-only', 'medium', `${op} ${abs}: this profile does not change files in the workspace`);
   }
   if (op === 'delete' && abs === root) {
     return deny('path.root-delete', 'high', `${abs} is a workspace root and cannot be deleted`);

@@ -37,6 +37,10 @@ export const profileSchema = z.strictObject({
     /** Rule ids this profile does not enforce (only rules marked relaxable can be listed). */
     relax: z.array(z.string().regex(/^[a-z]+\.[a-z0-9-]+$/)),
   }),
+  workspace: z.strictObject({
+    /** Whether commands and tools may create, change or delete files in the roots. */
+    write: z.enum(['allow', 'deny']),
+  }),
   network: z.strictObject({
     /** Extra address blocks reachable despite the SSRF rules (a lab network, a test server). */
     allowCidrs: z.array(cidr),
@@ -70,6 +74,7 @@ export const customProfileSchema = z.strictObject({
       relax: profileSchema.shape.commands.shape.relax.optional(),
     })
     .optional(),
+  workspace: z.strictObject({ write: z.enum(['allow', 'deny']).optional() }).optional(),
   network: z
     .strictObject({
       allowCidrs: z.array(cidr).optional(),

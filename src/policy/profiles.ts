@@ -69,6 +69,7 @@ export function applyCustomProfile(custom: CustomProfile, source = 'custom profi
       workspaceExecutables: custom.commands?.workspaceExecutables ?? base.commands.workspaceExecutables,
       relax,
     },
+    workspace: { write: custom.workspace?.write ?? base.workspace.write },
     network: {
       allowCidrs: union(base.network.allowCidrs, custom.network?.allowCidrs ?? []),
       allowHosts: union(base.network.allowHosts, custom.network?.allowHosts ?? []),
