@@ -12,6 +12,7 @@ const schema = z.strictObject({
       args: operandKind,
       skip: z.number().int().min(0).optional(),
       skipUnless: z.array(z.string()).optional(),
+      follows: z.array(z.string()).optional(),
       last: pathUse.optional(),
       values: z.array(z.string()).optional(),
       paths: z.record(z.string(), pathUse).optional(),

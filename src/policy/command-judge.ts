@@ -85,7 +85,6 @@ async function judgeStage(view: StageView, ctx: CommandContext): Promise<Decisio
   layered.layers.forEach((layer, index) => {
     const executable = index === 0 ? view.executable : resolveInner(layer.argv[0]!, ctx);
     envRule(layer.env, out);
-    namesRule(layer, executable, ctx, out);
     judgeLayer(
       {
         layer,
@@ -97,6 +96,8 @@ async function judgeStage(view: StageView, ctx: CommandContext): Promise<Decisio
       },
       out,
     );
+    // After the specific rules, so among equally severe hits theirs is the one reported.
+    namesRule(layer, executable, ctx, out);
   });
 
   for (const redirect of view.stage.redirects) {

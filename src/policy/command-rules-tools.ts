@@ -13,6 +13,8 @@ export type ToolRule = (ctx: LayerContext & { args: readonly string[] }, out: Fi
 const FIND_ACTIONS = new Set(['-exec', '-execdir', '-ok', '-okdir', '-delete', '-fprint', '-fprint0', '-fprintf', '-fls']);
 
 const find: ToolRule = ({ args }, out) => {
+  const follow = args.find((a) => a === '-L' || a === '-follow');
+  if (follow !== undefined) out.deny('command.follow-symlinks', 'medium', `find ${follow} follows symbolic links, which can lead out of the workspace`);
   for (const arg of args) {
     if (FIND_ACTIONS.has(arg)) out.deny('command.exec-option', 'high', `find ${arg} ${arg === '-delete' ? 'deletes files' : arg.startsWith('-f') ? 'writes files' : 'runs a command for each file'}`);
   }
@@ -31,6 +33,8 @@ const tar: ToolRule = ({ args }, out) => {
   // Old style: `tar xzf file` — the first word is a cluster of letters without a dash.
   const normalised = args.length > 0 && !args[0]!.startsWith('-') ? [`-${args[0]}`, ...args.slice(1)] : [...args];
   const parsed = parseArgs(normalised, { values: ['-f', '--file', '-C', '--directory', '-T', '--files-from', '-X', '--exclude-from', '-b', '-H', '--format', '--exclude', '--transform', '--strip-components', '-I', '--use-compress-program', '-F', '--info-script', '--checkpoint-action', '--to-command', '--rsh-command', '--owner', '--group', '--mode', '--mtime'] });
+  const follow = parsed.options.find((o) => o.name === '-h' || o.name === '--dereference');
+  if (follow) out.deny('command.follow-symlinks', 'medium', `tar ${follow.name} follows symbolic links, which can lead out of the workspace`);
   const bad = parsed.options.find((o) => TAR_EXEC.includes(o.name));
   if (bad) out.deny('command.exec-option', 'high', `tar ${bad.name} ${bad.name === '-P' || bad.name === '--absolute-names' ? 'writes to absolute paths' : 'runs another program'}`);
   const extracting = parsed.options.some((o) => ['-x', '--extract', '--get'].includes(o.name));
@@ -247,6 +251,10 @@ const kubectl: ToolRule = ({ args, relaxed }, out) => {
     out.deny('command.kubectl-credentials', 'high', 'kubectl --kubeconfig/--server/--token use credentials other than the configured ones');
   }
   const [sub, second] = parsed.operands;
+  if ((sub === 'get' || sub === 'describe') && parsed.operands.slice(1).some((o) => /^(secrets?|secret\/.*|secrets\/.*)$/i.test(o) || /(^|,)secrets?(,|$)/i.test(o))) {
+    out.deny('command.kubectl-secrets', 'high', `kubectl ${sub} secrets prints credentials; read them through a tool that redacts`);
+    return;
+  }
   if (sub === undefined || KUBECTL_READ.has(sub) || KUBECTL_READ_PAIRS.has(`${sub} ${second}`)) return;
   if (!relaxed.has('command.kubectl-modify')) out.deny('command.kubectl-modify', 'medium', `kubectl ${sub} changes the cluster or reaches into it; this profile allows kubectl read commands`);
 };
@@ -436,6 +444,27 @@ const hostname: ToolRule = ({ args }, out) => {
   }
 };
 
+const SCRIPT_VALUES = ['-c', '--command', '-E', '--echo', '-o', '--output-limit', '-T', '--log-timing', '-I', '--log-in', '-O', '--log-out', '-B', '--log-io', '-m', '--logging-format'];
+
+/**
+ * `script -c`, and an editor's `-c`/`--cmd`/`-S`/`+cmd`, take commands to run; the
+ * editors' commands include `:!` shell escapes. (less and more keep their meaning of
+ * `-c`, "clear the screen"; their `+cmd` is refused in command-rules.ts.)
+ */
+const commandStringOptions: ToolRule = ({ args, layer }, out) => {
+  if (layer.name !== 'less' && layer.name !== 'more') {
+    const parsed = parseArgs(args, { values: layer.name === 'script' ? SCRIPT_VALUES : [] });
+    const option = parsed.options.find((o) => ['-c', '--command', '--cmd', '-S'].includes(o.name))?.name;
+    const plus = layer.name === 'script' ? undefined : parsed.operands.find((a) => a.startsWith('+'));
+    const bad = option ?? plus;
+    if (bad !== undefined) {
+      out.deny('command.inline-code', 'high', `${layer.name} ${bad} runs a command string`);
+      return;
+    }
+  }
+  judgeOperands(layer.name, args, operandSpec(layer.name), layer.unseenOperands, out);
+};
+
 export const TOOL_RULES: Record<string, ToolRule> = {
   date,
   hostname,
@@ -464,5 +493,7 @@ export const TOOL_RULES: Record<string, ToolRule> = {
   '@listeners': listeners,
   '@killers': killers,
   '@remote': remoteExecOptions,
+  '@pagers': commandStringOptions,
+  script: commandStringOptions,
 };
 

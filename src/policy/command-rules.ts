@@ -81,6 +81,10 @@ export function judgeOperands(name: string, args: readonly string[], spec: Opera
       out.path('read', option.value, `${name} ${option.name}=`);
     }
   }
+  const follow = parsed.options.find((o) => spec.follows?.includes(o.name));
+  if (follow) {
+    out.deny('command.follow-symlinks', 'medium', `${name} ${follow.name} follows symbolic links, which can lead out of the workspace; ${name === 'grep' ? 'use grep -r' : 'drop the option'}`);
+  }
   let kind = spec.args;
   if (name === 'sed' && hasOption(parsed, '-i', '--in-place')) kind = 'write';
   if (kind === 'text') return;
