@@ -1,8 +1,9 @@
-import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from './run-cli.js';
+import { processesWith } from './support/process-scan.js';
 
 let workspace: string;
 
@@ -11,20 +12,6 @@ beforeAll(() => {
   writeFileSync(path.join(workspace, 'notes.txt'), 'alpha\nbeta\ngamma\n');
 });
 afterAll(() => rmSync(workspace, { recursive: true, force: true }));
-
-/** Processes whose command line carries the marker, found by scanning /proc. */
-function processesWith(marker: string): number[] {
-  return readdirSync('/proc')
-    .filter((e) => /^\d+$/.test(e))
-    .filter((pid) => {
-      try {
-        return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(marker);
-      } catch {
-        return false;
-      }
-    })
-    .map(Number);
-}
 
 describe('ironcode exec', () => {
   it('runs a pipeline and exits with its status', async () => {
@@ -64,7 +51,7 @@ describe('ironcode exec', () => {
     expect(result.stderr).toContain('timed out');
     expect(Date.now() - started).toBeLessThan(15_000);
     await new Promise((r) => setTimeout(r, 300));
-    expect(processesWith(marker)).toEqual([]);
+    expect(await processesWith(marker)).toEqual([]);
   });
 
   it('strict profile runs sandboxed; the path rules refuse /etc/shadow before anything runs', async () => {

@@ -1,6 +1,6 @@
 import { createHook } from 'node:async_hooks';
 import { randomInt } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import type { Stage } from '../policy/script.js';
 import { createProcessLimiter } from './process-limiter.js';
 import { createProcessSessions, type ProcessSessions, type SessionOutput } from './process-sessions.js';
 import { sandboxPlan } from './sandbox.js';
+import { processesWith } from '../../test/support/process-scan.js';
 
 const limits: ExecLimits = { timeoutMs: 1000, maxOutputBytes: 64 * 1024, maxFileBytes: 1024 * 1024, maxProcesses: 4 };
 
@@ -24,16 +25,6 @@ const echoScript = [
   '        break',
   'print("bye", file=sys.stderr, flush=True)',
 ].join('\n');
-
-async function processesWith(marker: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.includes(marker)) found.push(`${entry}: ${cmdline.replaceAll('\0', ' ')}`);
-  }
-  return found;
-}
 
 async function until(read: () => SessionOutput, done: (output: SessionOutput) => boolean, ms = 5000): Promise<SessionOutput> {
   const deadline = Date.now() + ms;

@@ -1,6 +1,6 @@
 import { createHook } from 'node:async_hooks';
 import { randomInt } from 'node:crypto';
-import { chmod, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import type { ExecLimits } from '../policy/profile-schema.js';
 import type { Connector, Redirect, Script, Stage } from '../policy/script.js';
 import { createProcessLimiter } from './process-limiter.js';
 import { runScript, type RunOptions } from './run-script.js';
+import { processesWith } from '../../test/support/process-scan.js';
 
 const limits: ExecLimits = { timeoutMs: 10_000, maxOutputBytes: 1024 * 1024, maxFileBytes: 1024 * 1024, maxProcesses: 8 };
 
@@ -20,17 +21,6 @@ function pipeline(...stages: Stage[]): Script {
 }
 function list(...items: [Connector, Stage[], boolean?][]): Script {
   return { items: items.map(([connector, stages, negated]) => ({ connector, pipeline: { stages, negated: negated ?? false } })) };
-}
-
-/** Processes whose command line contains `marker`, found by scanning /proc. */
-async function processesWith(marker: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.includes(marker)) found.push(`${entry}: ${cmdline.replaceAll('\0', ' ')}`);
-  }
-  return found;
 }
 
 /** Timers (unref'd ones too) created while on and still pending once things settle. */

@@ -1,5 +1,5 @@
 import { randomInt } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,7 @@ import type { Script, Stage } from '../policy/script.js';
 import { commandEnvironment } from './command-environment.js';
 import { runScript, type RunOptions } from './run-script.js';
 import { bwrapArgs, probeSandbox, resolveSandbox, sandboxPlan, SANDBOX_HOME, type SandboxPlan } from './sandbox.js';
+import { processesWith } from '../../test/support/process-scan.js';
 
 const limits: ExecLimits = { timeoutMs: 10_000, maxOutputBytes: 1024 * 1024, maxFileBytes: 1024 * 1024, maxProcesses: 8 };
 
@@ -18,16 +19,6 @@ function stage(argv: string[], env: Record<string, string> = {}): Stage {
 }
 function pipeline(...stages: Stage[]): Script {
   return { items: [{ connector: ';', pipeline: { stages, negated: false } }] };
-}
-
-async function processesWith(marker: string): Promise<string[]> {
-  const found: string[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.includes(marker)) found.push(`${entry}: ${cmdline.replaceAll('\0', ' ')}`);
-  }
-  return found;
 }
 
 let ws: string;

@@ -619,7 +619,7 @@ const ROWS: Record<string, Row[]> = {
 };
 
 let workspace: string;
-let fakeBin: string;
+let stubBin: string;
 const policies = new Map<BuiltinProfileName, Policy>();
 
 const RESOLVED: Record<string, string[]> = {
@@ -628,20 +628,20 @@ const RESOLVED: Record<string, string[]> = {
 };
 
 beforeAll(async () => {
-  fakeBin = mkdtempSync(path.join(tmpdir(), 'ironcode-bin-'));
-  for (const name of STUBS) writeFileSync(path.join(fakeBin, name), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+  stubBin = mkdtempSync(path.join(tmpdir(), 'ironcode-bin-'));
+  for (const name of STUBS) writeFileSync(path.join(stubBin, name), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
   workspace = mkdtempSync(path.join(tmpdir(), 'ironcode-commands-'));
   for (const dir of ['src', 'sub', 'tests', 'tools', '.git/hooks', 'node_modules/.cache']) mkdirSync(path.join(workspace, dir), { recursive: true });
   for (const file of ['f', 'f.json', 'x', 'x.pl', 'script.js', 'script.py', 'prog.awk', 'package.json', 'Makefile', 'src/index.ts', '.env', '.env.example', '.git/config']) {
     writeFileSync(path.join(workspace, file), 'x\n');
   }
   writeFileSync(path.join(workspace, 'script.sh'), '#!/bin/sh\necho hi\n', { mode: 0o755 });
-  symlinkSync(path.join(fakeBin, 'sudo'), path.join(workspace, 'tools/helper'));
+  symlinkSync(path.join(stubBin, 'sudo'), path.join(workspace, 'tools/helper'));
   symlinkSync('/usr/bin/sudo', path.join(workspace, 'tools/root-me'));
-  symlinkSync(path.join(fakeBin, 'bash'), path.join(workspace, 'tools/cat'));
-  symlinkSync(path.join(fakeBin, 'find'), path.join(workspace, 'tools/grep'));
+  symlinkSync(path.join(stubBin, 'bash'), path.join(workspace, 'tools/cat'));
+  symlinkSync(path.join(stubBin, 'find'), path.join(workspace, 'tools/grep'));
   if (SU_PATH) symlinkSync(SU_PATH, path.join(workspace, 'tools/become'));
-  const host = { ...createHost([fakeBin, ...SAFE_PATH]), resolve: async (name: string) => RESOLVED[name] ?? ['93.184.215.14'] };
+  const host = { ...createHost([stubBin, ...SAFE_PATH]), resolve: async (name: string) => RESOLVED[name] ?? ['93.184.215.14'] };
   for (const name of ['strict', 'standard', 'permissive'] as const) {
     policies.set(name, await createPolicy({ profile: builtinProfile(name), roots: [workspace], host }));
   }
@@ -649,7 +649,7 @@ beforeAll(async () => {
 
 afterAll(() => {
   rmSync(workspace, { recursive: true, force: true });
-  rmSync(fakeBin, { recursive: true, force: true });
+  rmSync(stubBin, { recursive: true, force: true });
 });
 
 async function decide(profile: BuiltinProfileName, command: string | readonly string[]) {
@@ -673,7 +673,9 @@ for (const [section, rows] of Object.entries(ROWS)) {
 }
 
 describe('a workspace link to a real su', () => {
-  it.skipIf(SU_PATH === undefined)('is judged as su, not by the name of the link', async () => {
+  it('is judged as su, not by the name of the link', async () => {
+    // su ships with util-linux, which every Debian system has; its absence is a failure, not a skip.
+    expect(SU_PATH, 'no /bin/su or /usr/bin/su on this machine').toBeDefined();
     const decision = await decide(S, './tools/become');
     expect(decision).toMatchObject({ allowed: false, rule: 'command.privilege-escalation' });
   });
@@ -690,6 +692,6 @@ describe('the judgement of a denied line', () => {
   it('runs exactly the normalised form: quotes removed, the executable resolved', async () => {
     const judgement = await policies.get(S)!.judgeCommand({ line: `'l's -la "src"` });
     expect(judgement.decision.allowed).toBe(true);
-    expect(judgement.script?.items[0]?.pipeline.stages[0]?.argv).toEqual([path.join(fakeBin, 'ls'), '-la', 'src']);
+    expect(judgement.script?.items[0]?.pipeline.stages[0]?.argv).toEqual([path.join(stubBin, 'ls'), '-la', 'src']);
   });
 });

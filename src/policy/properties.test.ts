@@ -18,7 +18,7 @@ const RUNS = { numRuns: 600, seed: 20250601 } as const;
 
 let base: string;
 let workspace: string;
-let fakeBin: string;
+let stubBin: string;
 let host: PolicyHost;
 let policy: Policy;
 
@@ -54,15 +54,15 @@ beforeAll(async () => {
   };
   for (const [link, target] of Object.entries(links)) symlinkSync(target, path.join(base, link));
 
-  fakeBin = mkdtempSync(path.join(tmpdir(), 'ironcode-props-bin-'));
-  for (const name of STUBS) writeFileSync(path.join(fakeBin, name), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
-  host = { ...createHost([fakeBin, ...SAFE_PATH]), resolve: async () => ['93.184.215.14'] };
+  stubBin = mkdtempSync(path.join(tmpdir(), 'ironcode-props-bin-'));
+  for (const name of STUBS) writeFileSync(path.join(stubBin, name), '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+  host = { ...createHost([stubBin, ...SAFE_PATH]), resolve: async () => ['93.184.215.14'] };
   policy = await createPolicy({ profile: builtinProfile('standard'), roots: [workspace], host });
 });
 
 afterAll(() => {
   rmSync(base, { recursive: true, force: true });
-  rmSync(fakeBin, { recursive: true, force: true });
+  rmSync(stubBin, { recursive: true, force: true });
 });
 
 // ---------------------------------------------------------------------------
