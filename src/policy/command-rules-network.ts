@@ -1,0 +1,79 @@
+import { operandSpec } from './command-catalogue.js';
+import { parseArgs } from './command-options.js';
+import { judgeOperands } from './command-rules.js';
+import type { ToolRule } from './command-rules-tools.js';
+
+/**
+ * Network tools: URLs of curl and wget (judged by the SSRF rules), raw sockets and
+ * listeners, remote shells' local-command options, pip's index URLs.
+ */
+
+export const curl: ToolRule = ({ args, layer }, out) => {
+  const spec = operandSpec('curl');
+  const parsed = parseArgs(args, { values: [...(spec.values ?? []), ...Object.keys(spec.paths ?? {}), '-d', '--data', '--data-binary', '--data-raw', '--data-ascii', '-F', '--form', '-K', '--config', '--url', '--libcurl', '-E'] });
+  for (const option of parsed.options) {
+    const value = option.value ?? '';
+    const use = spec.paths?.[option.name];
+    if (use) out.path(use, value, `curl ${option.name}`);
+    else if (['-K', '--config'].includes(option.name)) out.deny('command.exec-option', 'high', 'curl --config reads options (output files, URLs) the rules cannot see');
+    else if (option.name === '--libcurl') out.path('write', value, 'curl --libcurl');
+    else if (['-d', '--data', '--data-binary', '--data-ascii'].includes(option.name) && value.startsWith('@')) out.path('read', value.slice(1), `curl ${option.name}`);
+    else if (['-F', '--form'].includes(option.name) && /=[@<]/.test(value)) out.path('read', value.replace(/^[^=]*=[@<]/, '').split(';')[0]!, `curl ${option.name}`);
+    else if (['-x', '--proxy', '--url'].includes(option.name)) out.url(withScheme(value), `curl ${option.name}`);
+  }
+  if (parsed.options.some((o) => o.name === '-O' || o.name === '--remote-name')) out.path('write', '.', 'curl -O writes into the working directory');
+  for (const operand of parsed.operands) out.url(withScheme(operand), layer.name);
+};
+
+export const wget: ToolRule = ({ args }, out) => {
+  const spec = operandSpec('wget');
+  const parsed = parseArgs(args, { values: [...(spec.values ?? []), ...Object.keys(spec.paths ?? {}), '-e', '--execute', '--use-askpass'] });
+  for (const option of parsed.options) {
+    const use = spec.paths?.[option.name];
+    if (use && option.value !== undefined) {
+      if (option.value !== '-') out.path(use, option.value, `wget ${option.name}`);
+    } else if (['-e', '--execute', '--use-askpass', '--config'].includes(option.name)) {
+      out.deny('command.exec-option', 'high', `wget ${option.name} runs wgetrc commands or programs`);
+    }
+  }
+  const toStdout = parsed.options.some((o) => (o.name === '-O' || o.name === '--output-document') && o.value === '-');
+  if (!toStdout && !parsed.options.some((o) => o.name === '-O' || o.name === '--output-document' || o.name === '--spider')) out.path('write', '.', 'wget saves into the working directory');
+  for (const operand of parsed.operands) out.url(withScheme(operand), 'wget');
+};
+
+function withScheme(value: string): string {
+  return /^[a-z][a-z0-9+.-]*:/i.test(value) ? value : `http://${value}`;
+}
+
+export const listeners: ToolRule = ({ args, layer }, out) => {
+  if (layer.name === 'socat') {
+    const bad = args.find((a) => /^(exec|system)[:,]/i.test(a) || /(^|[:,])(exec|system):/i.test(a) || /listen/i.test(a));
+    if (bad) out.deny('command.reverse-shell', 'critical', `socat ${JSON.stringify(bad)} runs a program on a connection or listens`);
+    return;
+  }
+  if (layer.name === 'openssl') {
+    if (args[0] === 's_server') out.deny('command.reverse-shell', 'high', 'openssl s_server listens for connections');
+    judgeOperands('openssl', args.slice(1), { args: 'read' }, false, out);
+    return;
+  }
+  const parsed = parseArgs(args, { values: ['-p', '-s', '-w', '-i', '-q', '-x', '-X', '--source', '--source-port', '-o', '--output', '--proxy', '--proxy-type'] });
+  const bad = parsed.options.find((o) => ['-e', '-c', '-l', '--exec', '--sh-exec', '--lua-exec', '--listen', '-L'].includes(o.name));
+  if (bad) out.deny('command.reverse-shell', 'critical', `${layer.name} ${bad.name} ${['-l', '--listen', '-L'].includes(bad.name) ? 'listens for connections' : 'runs a program on the connection'}`);
+  else out.deny('command.raw-network', 'medium', `${layer.name} opens raw network connections; use curl or the HTTP tools`);
+};
+
+export const pip: ToolRule = ({ args }, out) => {
+  for (const [i, arg] of args.entries()) {
+    if (['-i', '--index-url', '--extra-index-url', '-f', '--find-links'].includes(arg) && args[i + 1] !== undefined && /^https?:/i.test(args[i + 1]!)) out.url(args[i + 1]!, `pip ${arg}`);
+    if (['--user', '--root', '--prefix', '--target', '-t'].includes(arg)) out.deny('command.exec-option', 'medium', `pip ${arg} installs outside the workspace`);
+  }
+};
+
+export const remoteExecOptions: ToolRule = ({ args, layer }, out) => {
+  const bad = args.find((a, i) => /^(-o)?(ProxyCommand|LocalCommand|PermitLocalCommand|KnownHostsCommand|Match)\b/i.test(a.replace(/^-o/, '')) && (a.startsWith('-o') || args[i - 1] === '-o'));
+  if (bad !== undefined) out.deny('command.exec-option', 'critical', `${layer.name} option ${JSON.stringify(bad)} runs a local command`);
+  if (layer.name === 'rsync' && args.some((a) => a === '-e' || a.startsWith('--rsh') || a.startsWith('--rsync-path') || /^-[a-zA-Z]*e/.test(a))) {
+    out.deny('command.exec-option', 'critical', 'rsync -e/--rsh/--rsync-path runs a command');
+  }
+  if (layer.name === 'scp' && args.some((a) => a === '-S')) out.deny('command.exec-option', 'critical', 'scp -S runs a program');
+};
