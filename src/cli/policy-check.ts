@@ -32,7 +32,12 @@ async function decideLine(policy: Policy, line: string, number: number): Promise
   if (!parsed.success) {
     return deny('input.invalid', 'low', `line ${number}: not an action: ${describeActionError(json)}`);
   }
-  return policy.decide(parsed.data);
+  try {
+    return await policy.decide(parsed.data);
+  } catch (error) {
+    // A bug must not stop the stream or let the action through: this line fails closed.
+    return deny('internal.error', 'high', `line ${number}: ironcode could not judge this action (${(error as Error).message}); refused`);
+  }
 }
 
 function describeActionError(json: unknown): string {

@@ -8,7 +8,8 @@ import { SAFE_PATH } from './host.js';
 import { canonicalPath, decidePath, isInside, type PathContext } from './paths.js';
 import type { Profile } from './profile-schema.js';
 import type { Script } from './script.js';
-import { parseCommandLine, type RawScript } from './shell-parse.js';
+import type { RawScript } from './raw-script.js';
+import { parseCommandLine } from './shell-parse.js';
 import { checkUrl } from './url.js';
 
 /**

@@ -1,7 +1,7 @@
 import { deny, type Decision } from './decision.js';
 import { canonicalPath, type PathContext } from './paths.js';
 import type { Redirect, Script, Stage } from './script.js';
-import { hasTildePrefix, hasUnquotedGlob, wordText, type RawRedirect, type RawScript, type RawWord } from './shell-parse.js';
+import { hasTildePrefix, hasUnquotedGlob, wordText, type RawRedirect, type RawScript, type RawWord } from './raw-script.js';
 
 /**
  * Turns the parsed command line into the exact form that will run: quotes

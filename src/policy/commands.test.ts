@@ -593,6 +593,7 @@ const ROWS: Record<string, Row[]> = {
     [S, 'cp -rL src out', 'deny', 'command.follow-symlinks'],
     [S, 'tar czhf out.tgz src', 'deny', 'command.follow-symlinks'],
     [S, 'tar czf out.tgz src', 'allow', ALLOWED],
+    [S, "echo $'\\U7fffffff'", 'deny', 'command.unsupported-syntax'],
     [S, 'kubectl get secrets', 'deny', 'command.kubectl-secrets'],
     [S, 'kubectl get secret db-password -o yaml', 'deny', 'command.kubectl-secrets'],
     [S, 'kubectl describe secrets/db', 'deny', 'command.kubectl-secrets'],

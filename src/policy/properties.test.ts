@@ -381,3 +381,35 @@ describe('(c) dangerous text inside a quoted argument is just text', () => {
     );
   });
 });
+
+describe('(d) any input gets a decision, never an exception', () => {
+  // Shell-flavoured noise: the characters the grammar and the quoting rules care about.
+  const shellChar = fc.constantFrom(...[...' \t\n\\\'"$`|&;<>(){}[]*?!#~=%:,.-_/0123456789abcxyzUX'], '\0', 'é', '😀');
+  const ansiEscape = fc
+    .tuple(fc.constantFrom('\\U', '\\u', '\\x', '\\', '\\0', '\\c'), fc.stringMatching(/^[0-9a-fA-F]{0,9}$/))
+    .map(([escape, digits]) => `$'${escape}${digits}'`);
+  const fragment = fc.constantFrom('<<', '<<<', '2>&', '&>', '$((', '${', '\\\n', '|&', ';;');
+  const noise = fc.array(fc.oneof(shellChar, ansiEscape, fragment), { maxLength: 40 }).map((a) => a.join(''));
+
+  it('judges arbitrary lines (shell noise and any Unicode) without throwing', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(noise, fc.string({ unit: 'binary', maxLength: 60 })), async (line) => {
+        const decision = await policy.decide({ kind: 'command', line });
+        expect(typeof decision.allowed).toBe('boolean');
+        expect(decision.rule).toMatch(/^[a-z]+\.[a-z0-9-]+$/);
+      }),
+      { ...RUNS, numRuns: 3000 },
+    );
+  });
+
+  it('judges arbitrary argv and paths without throwing', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.string({ unit: 'binary', maxLength: 20 }), { minLength: 1, maxLength: 5 }), fc.string({ unit: 'binary', maxLength: 40 }), async (argv, p) => {
+        const a = await policy.decide({ kind: 'command', argv });
+        const b = await policy.decide({ kind: 'path', op: 'write', path: p });
+        expect([typeof a.allowed, typeof b.allowed]).toEqual(['boolean', 'boolean']);
+      }),
+      { ...RUNS, numRuns: 1000 },
+    );
+  });
+});

@@ -2,6 +2,8 @@ import { createRequire } from 'node:module';
 import v8 from 'node:v8';
 import { Language, Parser, type Node } from 'web-tree-sitter';
 import type { Connector } from './script.js';
+import { Refusal, type ParseOutcome, type RawPipeline, type RawRedirect, type RawScript, type RawStage, type RawWord, wordText, isUnquoted } from './raw-script.js';
+import { decodeAnsiC, refuseBraceExpansion, unescapeDoubleQuoted, unescapeUnquoted } from './shell-quoting.js';
 
 /**
  * Command lines are parsed by tree-sitter-bash (a real grammar, never regular
@@ -11,50 +13,6 @@ import type { Connector } from './script.js';
  * refused rather than approximated, because ironcode runs the parsed form itself
  * and must never run something it did not fully understand.
  */
-
-/** A piece of a word and whether quoting protected it from globbing and tilde. */
-export interface WordPart {
-  text: string;
-  quoted: boolean;
-}
-
-export interface RawWord {
-  parts: WordPart[];
-}
-
-export type RawRedirect =
-  | { kind: 'file'; fd: number; op: '<' | '>' | '>>' | '&>' | '&>>'; target: RawWord }
-  | { kind: 'dup'; fd: number; target: number }
-  | { kind: 'text'; fd: number; text: string; source: 'heredoc' | 'herestring' };
-
-export interface RawStage {
-  assignments: { name: string; value: RawWord }[];
-  words: RawWord[];
-  redirects: RawRedirect[];
-}
-
-export interface RawPipeline {
-  stages: RawStage[];
-  negated: boolean;
-}
-
-export interface RawScript {
-  items: { connector: Connector; pipeline: RawPipeline }[];
-}
-
-export type ParseOutcome =
-  | { ok: true; script: RawScript }
-  | { ok: false; rule: string; reason: string };
-
-/** Thrown inside the walker; turned into a ParseOutcome at the edge. */
-class Refusal extends Error {
-  constructor(
-    readonly rule: string,
-    reason: string,
-  ) {
-    super(reason);
-  }
-}
 
 const SUBSTITUTIONS: Record<string, string> = {
   command_substitution: 'command substitution ($(…) or `…`)',
@@ -472,13 +430,6 @@ function walkWord(node: Node): RawWord {
   }
 }
 
-function refuseBraceExpansion(parts: readonly WordPart[]): void {
-  const braces = parts.filter((p) => !p.quoted && (p.text === '{' || p.text === '}'));
-  if (braces.length >= 2 && parts.some((p) => !p.quoted && /[,]|\.\./.test(p.text))) {
-    throw new Refusal('command.brace-expansion', 'brace expansion ({a,b}) is not performed; write the words out');
-  }
-}
-
 function refuseNode(node: Node): Refusal {
   const sub = SUBSTITUTIONS[node.type];
   if (sub) return new Refusal('command.substitution', `${sub} is refused: what runs must be visible in the command line`);
@@ -489,110 +440,14 @@ function refuseNode(node: Node): Refusal {
   return new Refusal('command.unsupported-syntax', `unsupported shell syntax: ${node.type} (${JSON.stringify(node.text.slice(0, 40))})`);
 }
 
-/** Backslash outside quotes protects the next character; backslash-newline joins lines. */
-function unescapeUnquoted(raw: string): WordPart[] {
-  const parts: WordPart[] = [];
-  const push = (text: string, quoted: boolean): void => {
-    const last = parts.at(-1);
-    if (last && last.quoted === quoted) last.text += text;
-    else parts.push({ text, quoted });
-  };
-  for (let i = 0; i < raw.length; i++) {
-    const ch = raw[i]!;
-    if (ch === '\\' && i + 1 < raw.length) {
-      const next = raw[++i]!;
-      if (next !== '\n') push(next, true);
-    } else if (ch === '\n') {
-      // An unquoted line break always ends a command in the shell; the grammar folds
-      // `a\n\\b` into one word, which would hide the second command inside the first.
-      throw new Refusal('command.unsupported-syntax', 'a line that starts with a backslash is not understood here; separate the commands with ;');
-    } else push(ch, false);
-  }
-  return parts;
-}
-
-/** Inside "…" only \$ \` \" \\ and backslash-newline are escapes. */
+/** The text of "…", once the grammar has shown it holds no expansion nodes. */
 function doubleQuoted(node: Node): string {
   for (const part of children(node)) {
     if (part.isNamed && part.type !== 'string_content') throw refuseNode(part);
   }
-  const inner = node.text.slice(1, -1);
-  let out = '';
-  for (let i = 0; i < inner.length; i++) {
-    const ch = inner[i]!;
-    if (ch === '\\' && i + 1 < inner.length) {
-      const next = inner[i + 1]!;
-      if ('$`"\\'.includes(next)) {
-        out += next;
-        i++;
-        continue;
-      }
-      if (next === '\n') {
-        i++;
-        continue;
-      }
-    }
-    // Defence in depth: the grammar should have produced an expansion node.
-    if (ch === '`' || (ch === '$' && /[A-Za-z_{(0-9@*#?$!-]/.test(inner[i + 1] ?? ''))) {
-      throw new Refusal('command.expansion', 'expansions inside double quotes are not performed; use single quotes for literal text');
-    }
-    out += ch;
-  }
-  return out;
-}
-
-const ANSI_ESCAPES: Record<string, string> = {
-  a: '\x07', b: '\b', e: '\x1b', E: '\x1b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v',
-  '\\': '\\', "'": "'", '"': '"', '?': '?',
-};
-
-function decodeAnsiC(body: string): string {
-  let out = '';
-  for (let i = 0; i < body.length; i++) {
-    const ch = body[i]!;
-    if (ch !== '\\') {
-      out += ch;
-      continue;
-    }
-    const next = body[++i] ?? '';
-    const simple = ANSI_ESCAPES[next];
-    if (simple !== undefined) {
-      out += simple;
-      continue;
-    }
-    const numeric = /^(x[0-9a-fA-F]{1,2}|u[0-9a-fA-F]{1,4}|U[0-9a-fA-F]{1,8}|[0-7]{1,3})/.exec(body.slice(i));
-    if (numeric) {
-      const digits = numeric[0];
-      const code = /^[0-7]/.test(digits) ? parseInt(digits, 8) : parseInt(digits.slice(1), 16);
-      if (code === 0) throw new Refusal('command.nul-byte', 'the command line contains an escaped NUL byte');
-      out += String.fromCodePoint(code);
-      i += digits.length - 1;
-      continue;
-    }
-    throw new Refusal('command.unsupported-syntax', `unsupported escape \\${next} in $'…'`);
-  }
-  return out;
+  return unescapeDoubleQuoted(node.text.slice(1, -1));
 }
 
 function children(node: Node): Node[] {
   return node.children.filter((c): c is Node => c !== null);
-}
-
-export function wordText(word: RawWord): string {
-  return word.parts.map((p) => p.text).join('');
-}
-
-export function isUnquoted(word: RawWord): boolean {
-  return word.parts.every((p) => !p.quoted);
-}
-
-/** True when an unquoted `*`, `?` or `[` would make the shell expand the word. */
-export function hasUnquotedGlob(word: RawWord): boolean {
-  return word.parts.some((p) => !p.quoted && /[*?[]/.test(p.text));
-}
-
-/** True when the word starts with an unquoted `~` (home-directory expansion). */
-export function hasTildePrefix(word: RawWord): boolean {
-  const first = word.parts[0];
-  return first !== undefined && !first.quoted && first.text.startsWith('~');
 }
