@@ -8,6 +8,7 @@ import type { z } from 'zod';
 import { configFieldsSchema, configSchema, isBuiltinProfile } from './config.js';
 import type { Config, ConfigInput, DeepPartial } from './config.js';
 import { ValidationError } from './errors.js';
+import { deepFreeze } from './deep-freeze.js';
 
 export const CONFIG_FILE_NAME = 'ironcode.config.yaml';
 
@@ -467,12 +468,4 @@ function configError(issues: readonly ConfigIssue[]): ValidationError {
     message += `\nValid ${ENV_PREFIX}* variables: ${[...CONFIG_ENV_NAMES, ...RESERVED_ENV].join(', ')}`;
   }
   return new ValidationError(message, issues);
-}
-
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
-  }
-  return value;
 }

@@ -19,3 +19,4 @@ export type { LoadConfigOptions } from './config-load.js';
 export { LOG_FORMATS, LOG_LEVELS, createLogger } from './logger.js';
 export type { LogDestination, LogFormat, LogLevel, Logger, LoggerOptions } from './logger.js';
 export { execLimitsSchema, sandboxModes, type ExecLimits, type SandboxMode } from './exec-limits.js';
+export { deepFreeze } from './deep-freeze.js';

@@ -2,8 +2,8 @@ import { once } from 'node:events';
 import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { PolicyDeniedError, TimeoutError, UnavailableError, ValidationError } from '../core/errors.js';
-import type { NetworkRules, Resolve } from '../policy/url.js';
+import { PolicyDeniedError, TimeoutError, UnavailableError, ValidationError } from '../core/index.js';
+import type { NetworkRules, Resolve } from '../policy/index.js';
 import { createGuardedFetch, type GuardedFetch, type GuardedFetchOptions } from './net-fetch.js';
 
 /** What the test server saw, per request. */

@@ -9,9 +9,9 @@ import { lookup as systemLookup } from 'node:dns/promises';
 import type { LookupAddress } from 'node:dns';
 import { isIP, type LookupFunction } from 'node:net';
 import type { Agent } from 'undici';
-import { IronError, PolicyDeniedError, TimeoutError, UnavailableError, ValidationError } from '../core/errors.js';
-import { parseCidr } from '../policy/ip.js';
-import { checkUrl, type NetworkRules, type Resolve } from '../policy/url.js';
+import { IronError, PolicyDeniedError, TimeoutError, UnavailableError, ValidationError } from '../core/index.js';
+import { parseCidr } from '../policy/index.js';
+import { checkUrl, type NetworkRules, type Resolve } from '../policy/index.js';
 
 export interface GuardedFetchOptions {
   rules: NetworkRules;

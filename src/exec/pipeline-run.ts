@@ -1,4 +1,4 @@
-import type { Pipeline } from '../policy/script.js';
+import type { Pipeline } from '../policy/index.js';
 import { shellStatus, type ExitStatus } from './exit-status.js';
 import type { SocketPair } from './socket-pair.js';
 import { launchStage, type Endpoint, type LaunchedStage, type StageContext } from './stage-launch.js';

@@ -1,4 +1,4 @@
-import { UnavailableError } from '../core/errors.js';
+import { UnavailableError } from '../core/index.js';
 
 /** A held share of a caller's process budget. Releasing twice is harmless. */
 export interface ProcessSlot {

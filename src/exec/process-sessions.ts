@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { IronError, NotFoundError, UnavailableError } from '../core/errors.js';
-import type { ExecLimits } from '../policy/profile-schema.js';
-import type { Script, Stage } from '../policy/script.js';
+import { IronError, NotFoundError, UnavailableError } from '../core/index.js';
+import type { ExecLimits } from '../policy/index.js';
+import type { Script, Stage } from '../policy/index.js';
 import { commandEnvironment } from './command-environment.js';
 import type { ExitStatus } from './exit-status.js';
 import { completeUtf8Length, createOutputRing, skipUtf8Continuation, type OutputRing } from './output-ring.js';

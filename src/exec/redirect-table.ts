@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { Redirect } from '../policy/script.js';
+import type { Redirect } from '../policy/index.js';
 
 /** Where one file descriptor of a stage points before anything is opened. */
 export type FdSource<T> =

@@ -4,9 +4,9 @@ import { chmod, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isIronError } from '../core/errors.js';
-import type { ExecLimits } from '../policy/profile-schema.js';
-import type { Connector, Redirect, Script, Stage } from '../policy/script.js';
+import { isIronError } from '../core/index.js';
+import type { ExecLimits } from '../policy/index.js';
+import type { Connector, Redirect, Script, Stage } from '../policy/index.js';
 import { createProcessLimiter } from './process-limiter.js';
 import { runScript, type RunOptions } from './run-script.js';
 import { processesWith } from '../../test/support/process-scan.js';

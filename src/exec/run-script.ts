@@ -13,8 +13,8 @@
  *   (output-capture.ts says why). RLIMIT_FSIZE comes from `prlimit --fsize`.
  * - Sandboxed, each stage is its own bwrap; a signal death then shows as 128+n.
  */
-import type { ExecLimits } from '../policy/profile-schema.js';
-import type { Script } from '../policy/script.js';
+import type { ExecLimits } from '../policy/index.js';
+import type { Script } from '../policy/index.js';
 import { commandEnvironment, type CommandEnvironment } from './command-environment.js';
 import { createOutputCapture } from './output-capture.js';
 import type { SandboxPlan } from './sandbox.js';

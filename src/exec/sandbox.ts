@@ -20,8 +20,8 @@ import { execFile } from 'node:child_process';
 import { access, lstat, readdir, readlink } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { isAbsolute, normalize, relative } from 'node:path';
-import { UnavailableError, ValidationError } from '../core/errors.js';
-import type { SandboxMode } from '../policy/profile-schema.js';
+import { UnavailableError, ValidationError } from '../core/index.js';
+import type { SandboxMode } from '../policy/index.js';
 import { SANDBOX_ETC_ENTRIES, SANDBOX_ETC_MASKS, SANDBOX_ETC_PREFIXES } from './sandbox-etc.js';
 
 export type SandboxMount =

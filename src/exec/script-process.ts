@@ -1,4 +1,4 @@
-import type { Script } from '../policy/script.js';
+import type { Script } from '../policy/index.js';
 import { shellStatus, type ExitStatus } from './exit-status.js';
 import { runPipeline, type ScriptEndpoints } from './pipeline-run.js';
 import { createProcessGroups, type ProcessGroups } from './process-groups.js';

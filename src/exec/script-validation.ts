@@ -1,6 +1,6 @@
 import { isAbsolute } from 'node:path';
-import { ValidationError } from '../core/errors.js';
-import type { Script } from '../policy/script.js';
+import { ValidationError } from '../core/index.js';
+import type { Script } from '../policy/index.js';
 import { MAX_REDIRECT_FD } from './redirect-table.js';
 import { within, type SandboxPlan } from './sandbox.js';
 

@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { IronError } from '../core/errors.js';
+import { IronError } from '../core/index.js';
 
 /**
  * Node has no pipe()/socketpair() call, yet the executor needs OS-level channels it

@@ -2,7 +2,7 @@ import { spawn, type StdioOptions } from 'node:child_process';
 import { constants, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type net from 'node:net';
-import type { Stage } from '../policy/script.js';
+import type { Stage } from '../policy/index.js';
 import type { ExitStatus } from './exit-status.js';
 import { executableProblem } from './executable-check.js';
 import type { ProcessGroups } from './process-groups.js';

@@ -7,6 +7,7 @@ export type { StageView } from './command-normalise.js';
 export { canonicalPath, decidePath, isInside, type PathOp } from './paths.js';
 export { BUILTIN_PROFILES, builtinProfile, loadProfile, type BuiltinProfileName } from './profiles.js';
 export { profileSchema, customProfileSchema, type Profile, type ExecLimits, type SandboxMode } from './profile-schema.js';
-export { stagesOf, type Redirect, type Script, type Stage } from './script.js';
+export { stagesOf, type Connector, type Pipeline, type Redirect, type Script, type ScriptItem, type Stage } from './script.js';
+export { parseCidr } from './ip.js';
 export { loadShellParser, parseCommandLine } from './shell-parse.js';
 export { checkAddress, checkUrl, checkUrlSyntax, type NetworkRules, type Resolve } from './url.js';

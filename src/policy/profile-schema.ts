@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { execLimitsSchema, sandboxModes, type ExecLimits, type SandboxMode } from '../core/exec-limits.js';
+import { execLimitsSchema, sandboxModes, type ExecLimits, type SandboxMode } from '../core/index.js';
 
 export { execLimitsSchema, sandboxModes, type ExecLimits, type SandboxMode };
 

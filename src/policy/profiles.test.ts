@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ValidationError } from '../core/errors.js';
+import { ValidationError } from '../core/index.js';
 import { createPolicy } from './kernel.js';
 import { BUILTIN_PROFILES, builtinProfile, loadProfile } from './profiles.js';
 

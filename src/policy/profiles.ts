@@ -1,9 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
-import { ValidationError } from '../core/errors.js';
+import { ValidationError } from '../core/index.js';
 import { loadDataFile } from './data-file.js';
 import { customProfileSchema, profileSchema, type CustomProfile, type Profile } from './profile-schema.js';
 import { RELAXABLE_RULES } from './rule-catalogue.js';
+import { deepFreeze } from '../core/index.js';
 
 export const BUILTIN_PROFILES = ['strict', 'standard', 'permissive'] as const;
 export type BuiltinProfileName = (typeof BUILTIN_PROFILES)[number];
@@ -85,12 +86,4 @@ export function applyCustomProfile(custom: CustomProfile, source = 'custom profi
 
 function union(a: readonly string[], b: readonly string[]): string[] {
   return [...new Set([...a, ...b])];
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value && typeof value === 'object') {
-    for (const inner of Object.values(value)) deepFreeze(inner);
-    Object.freeze(value);
-  }
-  return value;
 }

@@ -4,6 +4,7 @@ import { Language, Parser, type Node } from 'web-tree-sitter';
 import type { Connector } from './script.js';
 import { Refusal, type ParseOutcome, type RawPipeline, type RawRedirect, type RawScript, type RawStage, type RawWord, wordText, isUnquoted } from './raw-script.js';
 import { decodeAnsiC, refuseBraceExpansion, unescapeDoubleQuoted, unescapeUnquoted } from './shell-quoting.js';
+import { deepFreeze } from '../core/index.js';
 
 /**
  * Command lines are parsed by tree-sitter-bash (a real grammar, never regular
@@ -90,14 +91,6 @@ export function parseCommandLine(line: string): ParseOutcome {
     parseCache.set(line, outcome);
   }
   return outcome;
-}
-
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
-    for (const inner of Object.values(value)) deepFreeze(inner);
-    Object.freeze(value);
-  }
-  return value;
 }
 
 function parseUncached(line: string): ParseOutcome {
