@@ -21,7 +21,7 @@ import { access, lstat, readdir, readlink } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { isAbsolute, normalize, relative } from 'node:path';
 import { UnavailableError, ValidationError } from '../core/index.js';
-import type { SandboxMode } from '../policy/index.js';
+import { createHost, isSensitiveFile, type SandboxMode } from '../policy/index.js';
 import { SANDBOX_ETC_ENTRIES, SANDBOX_ETC_MASKS, SANDBOX_ETC_PREFIXES } from './sandbox-etc.js';
 
 export type SandboxMount =
@@ -35,6 +35,10 @@ export interface SandboxPlan {
   readonly writableRoots: readonly string[];
   /** The roots are bound read-only (a profile that does not change files). */
   readonly rootsReadOnly: boolean;
+  /** Paths inside the roots that stay read-only (git hooks and config run code on the host later). */
+  readonly protectedPaths: readonly string[];
+  /** Secrets found in the roots when the plan was made, hidden from sandboxed programs. */
+  readonly secrets: readonly SandboxMount[];
   /** Read-only system view, in mount order. */
   readonly system: readonly SandboxMount[];
   /** Applied last so nothing bound later can uncover them. */
@@ -63,6 +67,13 @@ export interface SandboxPlanOptions {
 export const SANDBOX_UID = 65534;
 export const SANDBOX_HOME = '/tmp/home';
 const BWRAP_CANDIDATES = ['/usr/bin/bwrap', '/usr/local/bin/bwrap', '/bin/bwrap'];
+/**
+ * What a sandboxed program could plant in a workspace to run code on the host later,
+ * outside every sandbox: git hooks and the files git reads its configuration from.
+ * Bound read-only over the writable root (which also stops hard links to them, as a
+ * link cannot cross mounts).
+ */
+const PROTECTED_IN_ROOTS = ['.git/hooks', '.git/config', '.git/config.worktree', '.git/commondir', '.git/info'];
 const SYSTEM_PATHS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/opt'];
 const INSTALL_HINT = 'install it with "apt-get install bubblewrap" and make sure user namespaces are enabled (sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0)';
 
@@ -113,7 +124,15 @@ async function buildPlan(bwrapPath: string, network: boolean, roots: readonly st
   for (const path of SANDBOX_ETC_MASKS) {
     if (await exists(path)) masks.push({ kind: 'tmpfs', path });
   }
-  return Object.freeze({ bwrapPath, network, writableRoots, rootsReadOnly, system, masks, home: SANDBOX_HOME });
+  const protectedPaths: string[] = [];
+  for (const root of writableRoots) {
+    for (const relative of PROTECTED_IN_ROOTS) {
+      if (await exists(`${root}/${relative}`)) protectedPaths.push(`${root}/${relative}`);
+    }
+  }
+  const secrets: SandboxMount[] = [];
+  for (const root of writableRoots) secrets.push(...(await findSecrets(root)));
+  return Object.freeze({ bwrapPath, network, writableRoots, rootsReadOnly, protectedPaths, secrets, system, masks, home: SANDBOX_HOME });
 }
 
 /** A symlink stays a symlink (so /etc/localtime still names its zone); anything else is bound. */
@@ -137,6 +156,8 @@ export function bwrapArgs(plan: SandboxPlan, argv: readonly string[], cwd: strin
   args.push('--proc', '/proc', '--dev', '/dev', ...(tmpDir === undefined ? ['--tmpfs', '/tmp'] : ['--bind', tmpDir, '/tmp']));
   args.push('--dir', plan.home);
   for (const root of plan.writableRoots) args.push(plan.rootsReadOnly ? '--ro-bind' : '--bind', root, root);
+  for (const path of plan.protectedPaths) args.push('--ro-bind', path, path);
+  for (const secret of plan.secrets) args.push(...(secret.kind === 'tmpfs' ? ['--tmpfs', secret.path] : ['--ro-bind', '/dev/null', secret.path]));
   for (const mount of plan.masks) args.push(...mountArgs(mount), '--remount-ro', mount.path);
   // The root is bwrap's own tmpfs; left writable, `touch /etc/x` would "work" unseen.
   args.push('--remount-ro', '/', '--chdir', cwd, '--clearenv');
@@ -188,6 +209,41 @@ async function runProbe(): Promise<SandboxProbe> {
       else resolve({ available: false, path, reason: `bwrap failed: ${stderr.trim() || error.message}` });
     });
   });
+}
+
+/**
+ * The path rules refuse secrets (.env, keys, .ssh …) by name, but a program the
+ * rules let run (`grep -r`, a script) reads whatever it can see; so the secrets a
+ * bounded walk of the root finds are covered inside the sandbox: files by an empty
+ * read-only file, directories by an empty tmpfs. Large trees nobody keeps secrets in
+ * (node_modules, .git) are not walked, and the walk stops at a depth and a count.
+ */
+const SECRET_WALK = { maxDepth: 4, maxEntries: 20_000, skip: new Set(['node_modules', '.git', '.hg', '.svn', 'vendor', 'target', 'dist', 'build', '.venv', 'venv', '__pycache__']) };
+
+async function findSecrets(root: string): Promise<SandboxMount[]> {
+  const host = createHost();
+  const found: SandboxMount[] = [];
+  let seen = 0;
+  let level = [root];
+  for (let depth = 0; depth < SECRET_WALK.maxDepth && level.length > 0 && seen < SECRET_WALK.maxEntries; depth++) {
+    const next: string[] = [];
+    for (const dir of level) {
+      const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+      for (const entry of entries) {
+        if (++seen > SECRET_WALK.maxEntries) break;
+        const path = `${dir}/${entry.name}`;
+        if (entry.isSymbolicLink()) continue; // what a link leads to is judged where it is opened
+        if (!isSensitiveFile(path, root, host)) {
+          if (entry.isDirectory() && !SECRET_WALK.skip.has(entry.name)) next.push(path);
+          continue;
+        }
+        if (entry.isDirectory()) found.push({ kind: 'tmpfs', path });
+        else if (entry.isFile()) found.push({ kind: 'ro-bind', path });
+      }
+    }
+    level = next;
+  }
+  return found;
 }
 
 async function firstExisting(paths: readonly string[]): Promise<string | undefined> {

@@ -1,6 +1,6 @@
 import { spawn, type StdioOptions } from 'node:child_process';
 import { constants, writeSync } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, realpath, unlink, type FileHandle } from 'node:fs/promises';
 import type net from 'node:net';
 import type { Stage } from '../policy/index.js';
 import type { ExitStatus } from './exit-status.js';
@@ -130,29 +130,44 @@ class StageResources {
   }
 }
 
-const OPEN_FLAGS = {
-  read: constants.O_RDONLY,
-  write: constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC,
-  append: constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND,
-} as const;
-
 /**
- * O_NOFOLLOW: the policy approved the canonical path; a symlink swapped in since is
- * refused, not followed. O_NONBLOCK: opening a FIFO must not park a libuv thread
- * forever; FIFOs and sockets are then refused outright.
+ * Opens a redirect target the policy approved, without trusting the path twice.
+ * O_NOFOLLOW only guards the last component, and a directory on the way can be
+ * swapped for a symlink between the check and the open; so the file that was
+ * actually opened is identified through /proc/self/fd and must be the approved
+ * one. Truncation waits until then, and a file this open created elsewhere is
+ * removed again. O_NONBLOCK: opening a FIFO must not park a libuv thread forever;
+ * FIFOs and sockets are then refused outright.
  */
 async function openRedirect(
   path: string,
   mode: 'read' | 'write' | 'append',
 ): Promise<{ ok: true; file: FileHandle } | { ok: false; message: string }> {
-  const flags = OPEN_FLAGS[mode] | constants.O_NOFOLLOW | constants.O_NONBLOCK;
-  const file = await open(path, flags, 0o666).catch((error: NodeJS.ErrnoException) => describeOpenError(error));
+  const base = constants.O_NOFOLLOW | constants.O_NONBLOCK;
+  const access = mode === 'read' ? constants.O_RDONLY : constants.O_WRONLY | (mode === 'append' ? constants.O_APPEND : 0);
+  let created = false;
+  let file: FileHandle | string;
+  if (mode === 'read') file = await open(path, access | base).catch(describeOpenError);
+  else {
+    file = await open(path, access | base | constants.O_CREAT | constants.O_EXCL, 0o666).catch((error: NodeJS.ErrnoException) =>
+      error.code === 'EEXIST' ? 'exists' : describeOpenError(error),
+    );
+    if (file === 'exists') file = await open(path, access | base).catch(describeOpenError);
+    else created = typeof file !== 'string';
+  }
   if (typeof file === 'string') return { ok: false, message: `ironcode: ${path}: ${file}\n` };
+  const actual = await realpath(`/proc/self/fd/${file.fd}`).catch(() => undefined);
+  if (actual !== path) {
+    await file.close();
+    if (created && actual !== undefined) await unlink(actual).catch(() => undefined);
+    return { ok: false, message: `ironcode: ${path}: changed since it was checked (it now leads to ${actual ?? 'an unknown file'}); refused\n` };
+  }
   const info = await file.stat();
   if (info.isFIFO() || info.isSocket()) {
     await file.close();
     return { ok: false, message: `ironcode: ${path}: is a FIFO or socket; only files and devices can be redirected\n` };
   }
+  if (mode === 'write' && info.isFile()) await file.truncate(0);
   return { ok: true, file };
 }
 

@@ -1,7 +1,7 @@
 import { canonicalCommandName, commandGroup } from './command-catalogue.js';
 import { Findings } from './command-findings.js';
 import { normaliseScript, type StageView } from './command-normalise.js';
-import { judgeLayer } from './command-rules.js';
+import { hasToolRule, judgeLayer } from './command-rules.js';
 import { isWrapper, unwrap, type Layer } from './command-unwrap.js';
 import { allow, deny, SEVERITIES, type Decision } from './decision.js';
 import { SAFE_PATH } from './host.js';
@@ -32,7 +32,7 @@ export interface Judgement {
 }
 
 /** Loader and search-path variables: setting them changes what code runs. */
-const INJECTION_ENV = /^(LD_.*|DYLD_.*|PATH|PYTHON(PATH|HOME|STARTUP|USERBASE|EXECUTABLE|INSPECT)|NODE_(OPTIONS|PATH|REPL_EXTERNAL_MODULE)|PERL5?(LIB|OPT|DB|5DB)|PERLLIB|RUBY(LIB|OPT)|GEM_(PATH|HOME)|BASH_ENV|ENV|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|IFS|CDPATH|GLOBIGNORE|GIT_(SSH|SSH_COMMAND|EXEC_PATH|ASKPASS|EDITOR|PAGER|EXTERNAL_DIFF|PROXY_COMMAND|CONFIG.*|DIR|WORK_TREE|TEMPLATE_DIR)|SSH_ASKPASS|EDITOR|VISUAL|PAGER|MANPAGER|LESSOPEN|LESSCLOSE|BROWSER|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|JDK_JAVA_OPTIONS|CLASSPATH|GCONV_PATH|HOSTALIASES|RESOLV_HOST_CONF|LOCALDOMAIN|MAKEFLAGS|MFLAGS|MAKEFILES|NPM_CONFIG_.*|npm_config_.*|PIP_.*|LUA_(PATH|CPATH|INIT).*|TCLLIBPATH|R_PROFILE.*|HOME|TMPDIR|XDG_.*|DOCKER_(HOST|CONTEXT|CONFIG|CERT_PATH|TLS_VERIFY)|KUBECONFIG|SSH_AUTH_SOCK|(HTTPS?|ALL|NO|FTP)_PROXY|(https?|all|no|ftp)_proxy|CURL_HOME|CURL_CA_BUNDLE|WGETRC|SSL_CERT_(FILE|DIR)|REQUESTS_CA_BUNDLE|NODE_EXTRA_CA_CERTS|NODE_TLS_REJECT_UNAUTHORIZED)$/;
+const INJECTION_ENV = /^(LD_.*|DYLD_.*|PATH|PYTHON(PATH|HOME|STARTUP|USERBASE|EXECUTABLE|INSPECT)|NODE_(OPTIONS|PATH|REPL_EXTERNAL_MODULE)|PERL5?(LIB|OPT|DB|5DB)|PERLLIB|RUBY(LIB|OPT)|GEM_(PATH|HOME)|BASH_ENV|ENV|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|IFS|CDPATH|GLOBIGNORE|GIT_(SSH|SSH_COMMAND|EXEC_PATH|ASKPASS|EDITOR|PAGER|EXTERNAL_DIFF|PROXY_COMMAND|CONFIG.*|DIR|WORK_TREE|TEMPLATE_DIR)|SSH_ASKPASS|EDITOR|VISUAL|PAGER|MANPAGER|LESSOPEN|LESSCLOSE|BROWSER|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|JDK_JAVA_OPTIONS|CLASSPATH|GCONV_PATH|HOSTALIASES|RESOLV_HOST_CONF|LOCALDOMAIN|MAKEFLAGS|MFLAGS|MAKEFILES|NPM_CONFIG_.*|npm_config_.*|PIP_.*|LUA_(PATH|CPATH|INIT).*|TCLLIBPATH|R_PROFILE.*|HOME|TMPDIR|XDG_.*|TAR_OPTIONS|GIT_(SEQUENCE_EDITOR|COMMON_DIR|TRACE.*|INDEX_FILE|OBJECT_DIRECTORY|ALTERNATE_OBJECT_DIRECTORIES|CEILING_DIRECTORIES)|OPENSSL_(CONF|ENGINES|MODULES)|GZIP|ZSTD_.*|XZ_OPT|BZIP2|GREP_OPTIONS|LESS|MORE|SYSTEMD_.*|PROMPT_.*|TERMINFO.*|DOCKER_(HOST|CONTEXT|CONFIG|CERT_PATH|TLS_VERIFY)|KUBECONFIG|SSH_AUTH_SOCK|(HTTPS?|ALL|NO|FTP)_PROXY|(https?|all|no|ftp)_proxy|CURL_HOME|CURL_CA_BUNDLE|WGETRC|SSL_CERT_(FILE|DIR)|REQUESTS_CA_BUNDLE|NODE_EXTRA_CA_CERTS|NODE_TLS_REJECT_UNAUTHORIZED)$/;
 
 export async function judgeCommandLine(line: string, ctx: CommandContext): Promise<Judgement> {
   const parsed = parseCommandLine(line);
@@ -98,6 +98,10 @@ async function judgeStage(view: StageView, ctx: CommandContext): Promise<Decisio
       out,
     );
     // After the specific rules, so among equally severe hits theirs is the one reported.
+    // xargs appends to the innermost command only; a wrapper left without a command (`xargs env`) takes its command from the input.
+    if (layer.unseenOperands && index === layered.layers.length - 1 && runsWhatItIsGiven(layer.name)) {
+      out.deny('command.unseen-operands', 'high', `xargs would hand ${layer.name} arguments that are not in the command line, and ${layer.name} can run commands from its arguments`);
+    }
     namesRule(layer, executable, ctx, out);
   });
 
@@ -120,6 +124,12 @@ async function judgeStage(view: StageView, ctx: CommandContext): Promise<Decisio
     if (!decision.allowed) hits.push({ ...decision, reason: `${use.why}: ${decision.reason}` });
   }
   return hits;
+}
+
+/** Commands whose arguments can make them run other code: never fed unseen arguments. */
+function runsWhatItIsGiven(name: string): boolean {
+  const group = commandGroup(name);
+  return isWrapper(name) || group === 'shells' || group === 'interpreters' || group === 'awk' || hasToolRule(name, group);
 }
 
 function envRule(env: Record<string, string>, out: Findings): void {

@@ -17,6 +17,19 @@ export interface OptionSpec {
   attached?: readonly string[];
   /** Stop option parsing at the first operand (commands that run a sub-command). */
   stopAtOperand?: boolean;
+  /** Further long options the caller looks for (see expandLongOption). */
+  known?: readonly string[];
+}
+
+/**
+ * GNU getopt_long and git's parse-options accept any unambiguous prefix of a long
+ * option (`--to-comm` is `--to-command`). A prefix of exactly one long option the
+ * caller knows is read as that option; a prefix of several stays as written.
+ */
+export function expandLongOption(name: string, longOptions: readonly string[]): string {
+  if (!name.startsWith('--') || name.length < 3 || longOptions.includes(name)) return name;
+  const matches = longOptions.filter((o) => o.startsWith('--') && o.startsWith(name));
+  return matches.length === 1 ? matches[0]! : name;
 }
 
 export interface ParsedOption {
@@ -35,6 +48,7 @@ export interface ParsedArgs {
 export function parseArgs(args: readonly string[], spec: OptionSpec = {}): ParsedArgs {
   const values = new Set(spec.values ?? []);
   const attached = new Set(spec.attached ?? []);
+  const longOptions = [...new Set([...(spec.values ?? []), ...(spec.attached ?? []), ...(spec.known ?? [])])].filter((o) => o.startsWith('--'));
   const options: ParsedOption[] = [];
   const operands: string[] = [];
   let firstOperandIndex = args.length;
@@ -47,9 +61,10 @@ export function parseArgs(args: readonly string[], spec: OptionSpec = {}): Parse
     }
     if (arg.startsWith('--')) {
       const eq = arg.indexOf('=');
-      if (eq !== -1) options.push({ name: arg.slice(0, eq), value: arg.slice(eq + 1) });
-      else if (values.has(arg) && !attached.has(arg) && i + 1 < args.length) options.push({ name: arg, value: args[++i]! });
-      else options.push({ name: arg });
+      const name = expandLongOption(eq === -1 ? arg : arg.slice(0, eq), longOptions);
+      if (eq !== -1) options.push({ name, value: arg.slice(eq + 1) });
+      else if (values.has(name) && !attached.has(name) && i + 1 < args.length) options.push({ name, value: args[++i]! });
+      else options.push({ name });
       continue;
     }
     if (arg.startsWith('-') && arg.length > 1) {

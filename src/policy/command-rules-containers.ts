@@ -54,7 +54,9 @@ function dockerRunFlags(args: readonly string[], out: Findings): void {
     else if (option.name === '--device' || option.name === '--device-cgroup-rule') out.deny('command.docker-privileged', 'high', `docker ${option.name} gives the container host devices`);
     else if (option.name === '--runtime') out.deny('command.docker-privileged', 'high', 'docker --runtime changes the container runtime');
     else if (option.name === '-v' || option.name === '--volume') dockerVolume(value.split(':')[0]!, out);
-    else if (option.name === '--mount') {
+    else if (option.name === '--mount' && /(^|,)volume-opt=(device=|o=[^,]*bind)/.test(value)) {
+      out.deny('command.docker-privileged', 'critical', 'a docker volume with volume-opt device/bind options mounts a host path');
+    } else if (option.name === '--mount') {
       const source = /(?:^|,)(?:source|src)=([^,]+)/.exec(value)?.[1];
       if (source !== undefined && /(?:^|,)type=bind/.test(value)) dockerVolume(source, out);
     } else if (option.name === '--env-file') out.path('read', value, 'docker --env-file');
@@ -75,12 +77,16 @@ const KUBECTL_READ_PAIRS = new Set(['config view', 'config current-context', 'co
 const HELM_READ = new Set(['list', 'ls', 'status', 'get', 'history', 'show', 'search', 'template', 'version', 'env', 'lint', 'help', 'verify', 'dependency']);
 
 export const kubectl: ToolRule = ({ args, relaxed }, out) => {
-  const parsed = parseArgs(args, { values: ['-n', '--namespace', '--context', '--cluster', '--user', '-o', '--output', '-l', '--selector', '--kubeconfig', '--server', '-s', '--token', '-c', '--container', '--since', '--tail', '-f', '--filename'] });
+  const parsed = parseArgs(args, { values: ['-n', '--namespace', '--context', '--cluster', '--user', '-o', '--output', '-l', '--selector', '--kubeconfig', '--server', '-s', '--token', '-c', '--container', '--since', '--tail', '-f', '--filename', '--raw'] });
   if (parsed.options.some((o) => ['--kubeconfig', '--server', '-s', '--token'].includes(o.name))) {
     out.deny('command.kubectl-credentials', 'high', 'kubectl --kubeconfig/--server/--token use credentials other than the configured ones');
   }
   const [sub, second] = parsed.operands;
-  if ((sub === 'get' || sub === 'describe') && parsed.operands.slice(1).some((o) => /^(secrets?|secret\/.*|secrets\/.*)$/i.test(o) || /(^|,)secrets?(,|$)/i.test(o))) {
+  if (parsed.options.some((o) => o.name === '--raw')) {
+    out.deny('command.kubectl-secrets', 'high', 'kubectl --raw reads any API path, secrets included');
+    return;
+  }
+  if ((sub === 'get' || sub === 'describe') && parsed.operands.slice(1).some((o) => o.split(',').some((r) => /^secrets?([./]|$)/i.test(r)))) {
     out.deny('command.kubectl-secrets', 'high', `kubectl ${sub} secrets prints credentials; read them through a tool that redacts`);
     return;
   }

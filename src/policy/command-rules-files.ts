@@ -29,7 +29,8 @@ const TAR_EXEC = ['--checkpoint-action', '--to-command', '--use-compress-program
 
 export const tar: ToolRule = ({ args }, out) => {
   // Old style: `tar xzf file` — the first word is a cluster of letters without a dash.
-  const normalised = args.length > 0 && !args[0]!.startsWith('-') ? [`-${args[0]}`, ...args.slice(1)] : [...args];
+  // Each letter that takes a value takes the next word, in order (`cfI x.tar prog`).
+  const normalised = args.length > 0 && !args[0]!.startsWith('-') ? oldStyleTar(args) : [...args];
   const parsed = parseArgs(normalised, { values: ['-f', '--file', '-C', '--directory', '-T', '--files-from', '-X', '--exclude-from', '-b', '-H', '--format', '--exclude', '--transform', '--strip-components', '-I', '--use-compress-program', '-F', '--info-script', '--checkpoint-action', '--to-command', '--rsh-command', '--owner', '--group', '--mode', '--mtime'] });
   const follow = parsed.options.find((o) => o.name === '-h' || o.name === '--dereference');
   if (follow) out.deny('command.follow-symlinks', 'medium', `tar ${follow.name} follows symbolic links, which can lead out of the workspace`);
@@ -44,6 +45,18 @@ export const tar: ToolRule = ({ args }, out) => {
   for (const list of optionValues(parsed, '-T', '--files-from', '-X', '--exclude-from')) out.path('read', list, 'tar file list');
   for (const operand of parsed.operands) out.path(extracting ? 'write' : 'read', operand, 'tar member');
 };
+
+const TAR_VALUE_LETTERS = new Set(['f', 'C', 'T', 'X', 'b', 'H', 'I', 'F', 'L', 'N', 'V', 'K', 'g']);
+
+function oldStyleTar(args: readonly string[]): string[] {
+  const out: string[] = [];
+  let next = 1;
+  for (const letter of args[0]!) {
+    out.push(`-${letter}`);
+    if (TAR_VALUE_LETTERS.has(letter) && next < args.length) out.push(args[next++]!);
+  }
+  return [...out, ...args.slice(next)];
+}
 
 export const sed: ToolRule = ({ args, layer }, out) => {
   const parsed = parseArgs(args, { values: ['-e', '--expression', '-f', '--file', '-l', '--line-length'] });
@@ -91,15 +104,18 @@ export function sedScriptProblem(script: string): string | undefined {
       }
       continue;
     }
-    if ('aic'.includes(command) || ':bTt'.includes(command)) {
-      // text or label to the end of the line
+    if ('aic'.includes(command)) {
+      // text to the end of the line
       while (i < n && script[i] !== '\n') i++;
+    } else if (':bTt'.includes(command)) {
+      // a label ends at ';' as well as at the end of the line (GNU sed)
+      while (i < n && script[i] !== '\n' && script[i] !== ';') i++;
     }
   }
   return undefined;
 }
 
-const CHMOD_OPTIONS = /^(-[Rvcf]+|--(recursive|verbose|changes|silent|quiet|preserve-root|no-preserve-root|reference=.*))$/;
+const CHMOD_OPTIONS = /^(-[Rvcf]+|--|--(recursive|verbose|changes|silent|quiet|preserve-root|no-preserve-root|reference=.*))$/;
 
 export const chmodLike: ToolRule = ({ args, layer }, out) => {
   if (layer.name === 'chmod') {
@@ -122,7 +138,9 @@ export const chmodLike: ToolRule = ({ args, layer }, out) => {
 };
 
 export function chmodSetsSpecialBits(mode: string): boolean {
-  if (/^[0-7]+$/.test(mode)) return mode.length >= 4 && (Number(mode[mode.length - 4]) & 6) !== 0;
+  // GNU chmod also takes [-+=]octal (`+4000`).
+  const octal = /^[-+=]?([0-7]+)$/.exec(mode)?.[1];
+  if (octal !== undefined) return octal.length >= 4 && (Number(octal[octal.length - 4]) & 6) !== 0;
   return mode.split(',').some((clause) => /[+=][rwxXst]*s/.test(clause));
 }
 
@@ -136,4 +154,24 @@ export const dd: ToolRule = ({ args }, out) => {
 export const rm: ToolRule = ({ args, layer }, out) => {
   if (args.includes('--no-preserve-root')) out.deny('command.destructive-delete', 'critical', 'rm --no-preserve-root');
   judgeOperands('rm', args, operandSpec('rm'), layer.unseenOperands, out);
+};
+
+/** jq's --arg/--argjson/--rawfile/--slurpfile take two words: a name, then a value or a file. */
+export const jq: ToolRule = ({ args }, out) => {
+  const operands: string[] = [];
+  let fromFile = false;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--args' || arg === '--jsonargs') break; // the rest are values, not files
+    if (arg === '--arg' || arg === '--argjson') i += 2;
+    else if (arg === '--rawfile' || arg === '--slurpfile') {
+      if (args[i + 2] !== undefined) out.path('read', args[i + 2]!, `jq ${arg}`);
+      i += 2;
+    } else if (arg === '-f' || arg === '--from-file') {
+      fromFile = true;
+      if (args[i + 1] !== undefined) out.path('read', args[++i]!, `jq ${arg}`);
+    } else if (arg === '--indent') i += 1;
+    else if (!arg.startsWith('-') || arg === '-') operands.push(arg);
+  }
+  for (const file of fromFile ? operands : operands.slice(1)) if (file !== '-') out.path('read', file, 'jq input');
 };

@@ -1,12 +1,12 @@
 import type { Findings } from './command-findings.js';
-import { optionValues, parseArgs } from './command-options.js';
+import { expandLongOption, optionValues, parseArgs } from './command-options.js';
 import type { ToolRule } from './command-rules-tools.js';
 
 /**
  * git: configuration keys, sub-commands and transports that make git run a command.
  */
 
-const GIT_EXEC_CONFIG = /^(core\.(sshcommand|pager|editor|fsmonitor|hookspath|gitproxy|askpass|alternaterefscommand)|credential\..*|diff\..*\.(textconv|command)|diff\.external|filter\..*|merge\..*\.driver|alias\..*|sequence\.editor|gpg\..*program|pager\..*|protocol\..*\.allow|uploadpack\..*|receive\..*|remote\..*\.(uploadpack|receivepack|proxy)|include\..*|includeif\..*|http\..*proxy|url\..*\.insteadof|ssh\.variant|interactive\.difffilter|sendemail\..*|web\.browser|browser\..*|man\..*)$/i;
+const GIT_EXEC_CONFIG = /^(tar\..*\.command|difftool\..*\.(cmd|path)|mergetool\..*\.(cmd|path)|imap\.tunnel|init\.templatedir|.*\.cmd|core\.(sshcommand|pager|editor|fsmonitor|hookspath|gitproxy|askpass|alternaterefscommand)|credential\..*|diff\..*\.(textconv|command)|diff\.external|filter\..*|merge\..*\.driver|alias\..*|sequence\.editor|gpg\..*program|pager\..*|protocol\..*\.allow|uploadpack\..*|receive\..*|remote\..*\.(uploadpack|receivepack|proxy)|include\..*|includeif\..*|http\..*proxy|url\..*\.insteadof|ssh\.variant|interactive\.difffilter|sendemail\..*|web\.browser|browser\..*|man\..*)$/i;
 const GIT_EXEC_SUBCOMMANDS: Record<string, string[]> = {
   submodule: ['foreach'],
   bisect: ['run'],
@@ -49,7 +49,7 @@ export const git: ToolRule = ({ args }, out) => {
   if (sub === 'config') gitConfig(subArgs, out);
   const execFlags = GIT_EXEC_SUBCOMMANDS[sub];
   if (execFlags) {
-    const hit = subArgs.find((a) => execFlags.some((f) => a === f || a.startsWith(`${f}=`) || (f.length === 2 && !f.startsWith('--') && a.startsWith(f))));
+    const hit = subArgs.find((a) => execFlags.some((f) => a === f || a.startsWith(`${f}=`) || (f.length === 2 && !f.startsWith('--') && a.startsWith(f)) || expandLongOption(a.split('=')[0]!, execFlags) === f));
     if (hit) out.deny('command.exec-option', 'high', `git ${sub} ${hit} runs a command`);
   }
   for (const arg of subArgs) {

@@ -93,7 +93,9 @@ export function interpreterRule(ctx: LayerContext, group: string, out: Findings)
     return;
   }
   const spec = group === 'shells' ? SHELL : (SPECS[name] ?? {});
-  const parsed = parseArgs(args, { values: [...(spec.values ?? []), ...(spec.programOptions ?? [])], attached: spec.attached ?? [], stopAtOperand: true });
+  // Shells read `+c`/`+xc` like `-c`; node reads `_` like `-` in option names.
+  const spelled = args.map((a) => (group === 'shells' && /^\+[A-Za-z]+$/.test(a) ? `-${a.slice(1)}` : name === 'node' && a.startsWith('--') ? a.replace(/^(--[^=]*)/, (m) => m.replaceAll('_', '-')) : a));
+  const parsed = parseArgs(spelled, { values: [...(spec.values ?? []), ...(spec.programOptions ?? [])], attached: spec.attached ?? [], stopAtOperand: true });
   const inline = parsed.options.find(
     (o) =>
       (o.name.length === 2 && !o.name.startsWith('--') && (spec.inlineShort ?? '').includes(o.name[1]!)) ||
@@ -103,6 +105,7 @@ export function interpreterRule(ctx: LayerContext, group: string, out: Findings)
     out.deny('command.inline-code', 'high', `${name} ${inline.name} runs code given on the command line; put it in a script file in the workspace`);
     return;
   }
+  for (const file of optionValues(parsed, '--env-file')) out.path('read', file, `${name} --env-file`);
   for (const value of optionValues(parsed, ...(spec.loaderOptions ?? []))) {
     if (/^(data|https?|file):/i.test(value)) {
       out.deny('command.inline-code', 'high', `${name} loads code from ${JSON.stringify(value.slice(0, 40))}`);
@@ -143,9 +146,17 @@ export function interpreterRule(ctx: LayerContext, group: string, out: Findings)
     for (const arg of parsed.operands.slice(1)) if (looksLikePath(arg)) out.path('read', arg, `argument of ${script}`);
     return;
   }
-  if (hasProgram) return;
+  if (hasProgram) {
+    // `python -m tokenize .env`: a module's arguments are usually its files.
+    for (const arg of parsed.operands) out.path('read', arg, `argument of ${name} -m`);
+    return;
+  }
+  // `node --version`, `python3 -V`: they print and exit, reading no code.
+  if (parsed.options.some((o) => INFO_OPTIONS.has(o.name) || (name === 'node' && (o.name === '-v' || o.name === '-h')))) return;
   codeFromStdin(name, ctx, out);
 }
+
+const INFO_OPTIONS = new Set(['--version', '--help', '-V']);
 
 /** No script named: the code would come from standard input. */
 function codeFromStdin(name: string, ctx: LayerContext, out: Findings): void {
@@ -195,8 +206,12 @@ function awkRule(name: string, args: readonly string[], ctx: LayerContext, out: 
  * not count.
  */
 export function awkProgramProblem(program: string): string | undefined {
-  const code = program.replace(/"(?:[^"\\]|\\.)*"/g, '""').replace(/(^|[(,~!&|{;\s])\/(?:[^/\\\n]|\\.)+\//g, '$1//');
-  if (/\bsystem\s*\(/.test(code)) return 'calls system()';
+  const withoutStrings = program.replace(/"(?:[^"\\]|\\.)*"/g, '""');
+  // A division can look like the start of a regex literal (`1 /2; system(…); 0/1`), so
+  // calls are looked for with regex literals both blanked and kept.
+  const code = withoutStrings.replace(/(^|[(,~!&|{;\s])\/(?:[^/\\\n]|\\.)+\//g, '$1//');
+  if (/\bsystem\s*\(/.test(code) || /\bsystem\s*\(/.test(withoutStrings)) return 'calls system()';
+  if (/\bgetline\b[^;}\n]*</.test(withoutStrings)) return 'reads a file (getline < file)';
   if (/\|\s*&?\s*getline\b/.test(code) || /\|&/.test(code)) return 'reads from a command (| getline)';
   if (/\b(print|printf)\b[^;}\n]*\|/.test(code)) return 'pipes output to a command';
   if (/\b(print|printf)\b[^;}\n]*>/.test(code)) return 'writes to a file (print > file)';

@@ -1,4 +1,5 @@
 import { operandSpec } from './command-catalogue.js';
+import type { Findings } from './command-findings.js';
 import { parseArgs } from './command-options.js';
 import { judgeOperands } from './command-rules.js';
 import type { ToolRule } from './command-rules-tools.js';
@@ -19,10 +20,13 @@ export const curl: ToolRule = ({ args, layer }, out) => {
     else if (option.name === '--libcurl') out.path('write', value, 'curl --libcurl');
     else if (['-d', '--data', '--data-binary', '--data-ascii'].includes(option.name) && value.startsWith('@')) out.path('read', value.slice(1), `curl ${option.name}`);
     else if (['-F', '--form'].includes(option.name) && /=[@<]/.test(value)) out.path('read', value.replace(/^[^=]*=[@<]/, '').split(';')[0]!, `curl ${option.name}`);
-    else if (['-x', '--proxy', '--url'].includes(option.name)) out.url(withScheme(value), `curl ${option.name}`);
+    else if (['-x', '--proxy', '--url'].includes(option.name)) urlArgument(value, `curl ${option.name}`, out);
+    else if (['--connect-to', '--resolve', '--dns-servers', '--interface', '--preproxy', '--doh-url', '--unix-socket', '--abstract-unix-socket'].includes(option.name)) {
+      out.deny('command.network-override', 'high', `curl ${option.name} sends the request somewhere other than the checked address`);
+    } else if (value.startsWith('@') && value.length > 1) out.path('read', value.slice(1), `curl ${option.name} @file`);
   }
   if (parsed.options.some((o) => o.name === '-O' || o.name === '--remote-name')) out.path('write', '.', 'curl -O writes into the working directory');
-  for (const operand of parsed.operands) out.url(withScheme(operand), layer.name);
+  for (const operand of parsed.operands) urlArgument(operand, layer.name, out);
 };
 
 export const wget: ToolRule = ({ args }, out) => {
@@ -38,11 +42,22 @@ export const wget: ToolRule = ({ args }, out) => {
   }
   const toStdout = parsed.options.some((o) => (o.name === '-O' || o.name === '--output-document') && o.value === '-');
   if (!toStdout && !parsed.options.some((o) => o.name === '-O' || o.name === '--output-document' || o.name === '--spider')) out.path('write', '.', 'wget saves into the working directory');
-  for (const operand of parsed.operands) out.url(withScheme(operand), 'wget');
+  for (const operand of parsed.operands) urlArgument(operand, 'wget', out);
 };
 
-function withScheme(value: string): string {
-  return /^[a-z][a-z0-9+.-]*:/i.test(value) ? value : `http://${value}`;
+/**
+ * The URL as the SSRF rules will read it. curl and wget parse URLs themselves and
+ * disagree with WHATWG on backslashes and on `@` (`http://1.1.1.1\\@169.254.169.254/`
+ * is 1.1.1.1 to one and 169.254.169.254 to the other), so such URLs are refused
+ * outright rather than guessed at.
+ */
+function urlArgument(value: string, why: string, out: Findings): void {
+  const authority = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)/i.exec(value)?.[1] ?? value.split(/[/?#]/)[0] ?? '';
+  if (value.includes('\\') || authority.includes('@')) {
+    out.deny('url.userinfo', 'high', `${why}: ${JSON.stringify(value)} has a backslash or user information, which curl, wget and the URL standard read differently`);
+    return;
+  }
+  out.url(/^[a-z][a-z0-9+.-]*:/i.test(value) ? value : `http://${value}`, why);
 }
 
 export const listeners: ToolRule = ({ args, layer }, out) => {
@@ -66,6 +81,7 @@ export const pip: ToolRule = ({ args }, out) => {
   for (const [i, arg] of args.entries()) {
     if (['-i', '--index-url', '--extra-index-url', '-f', '--find-links'].includes(arg) && args[i + 1] !== undefined && /^https?:/i.test(args[i + 1]!)) out.url(args[i + 1]!, `pip ${arg}`);
     if (['--user', '--root', '--prefix', '--target', '-t'].includes(arg)) out.deny('command.exec-option', 'medium', `pip ${arg} installs outside the workspace`);
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(arg) || /@\s*[a-z+]+:\/\//i.test(arg)) urlArgument(arg.replace(/^.*@\s*(?=[a-z+]+:\/\/)/i, '').replace(/^git\+/, ''), `pip ${args[0] ?? ''} URL`, out);
   }
 };
 

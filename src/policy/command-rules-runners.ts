@@ -18,6 +18,12 @@ export const npm: ToolRule = ({ args, layer }, out) => {
   const bad = args.find((a) => ['-c', '--call', '--script-shell', '-g', '--global', '--location=global', '--prefix'].includes(a) || a.startsWith('--script-shell=') || a.startsWith('--call='));
   if (bad) out.deny(bad.startsWith('-c') || bad.startsWith('--call') ? 'command.inline-code' : 'command.exec-option', 'high', `${layer.name} ${bad} ${bad.startsWith('-g') || bad.includes('global') || bad === '--prefix' ? 'installs outside the workspace' : 'runs a command string through a shell'}`);
   if (args[0] === 'config' && ['set', 'edit'].includes(args[1] ?? '')) out.deny('command.exec-option', 'high', 'npm config set changes how npm runs scripts');
+  // Package specs that are URLs (`npm install http://…/x.tgz`, `git+https://…`) are fetched: SSRF rules.
+  for (const arg of args) {
+    const url = /^(?:git\+)?(https?:\/\/.*)$/i.exec(arg)?.[1];
+    if (url !== undefined) out.url(url, `${layer.name} package URL`);
+    if (/^[a-z][a-z0-9+.-]*:\/\//i.test(arg) && url === undefined && !/^git\+ssh:/i.test(arg)) out.deny('url.scheme', 'medium', `${layer.name} package URL ${JSON.stringify(arg)}: only http and https are fetched`);
+  }
 };
 
 const SCRIPT_VALUES = ['-c', '--command', '-E', '--echo', '-o', '--output-limit', '-T', '--log-timing', '-I', '--log-in', '-O', '--log-out', '-B', '--log-io', '-m', '--logging-format'];

@@ -53,6 +53,9 @@ export const ip: ToolRule = ({ args }, out) => {
 export const date: ToolRule = ({ args }, out) => {
   const parsed = parseArgs(args, { values: ['-d', '--date', '-f', '--file', '-r', '--reference', '-s', '--set'], attached: ['-I', '--iso-8601', '--rfc-3339'] });
   if (parsed.options.some((o) => o.name === '-s' || o.name === '--set')) out.deny('command.system-modification', 'high', 'date --set changes the system clock');
+  for (const option of parsed.options) {
+    if ((option.name === '-f' || option.name === '--file' || option.name === '-r' || option.name === '--reference') && option.value !== undefined) out.path('read', option.value, `date ${option.name}`);
+  }
 };
 
 export const hostname: ToolRule = ({ args }, out) => {

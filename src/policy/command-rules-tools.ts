@@ -1,6 +1,6 @@
 import type { Findings } from './command-findings.js';
 import type { LayerContext } from './command-rules.js';
-import { find, tar, sed, chmodLike, dd, rm } from './command-rules-files.js';
+import { find, tar, sed, chmodLike, dd, rm, jq } from './command-rules-files.js';
 import { git } from './command-rules-git.js';
 import { docker, kubectl, helm } from './command-rules-containers.js';
 import { systemctl, journalctl, packages, killers, ip, date, hostname } from './command-rules-system.js';
@@ -18,6 +18,7 @@ export const TOOL_RULES: Record<string, ToolRule> = {
   date,
   hostname,
   find,
+  jq,
   tar,
   sed,
   git,

@@ -63,21 +63,32 @@ export function judgeLayer(ctx: LayerContext, out: Findings): void {
   judgeOperands(name, args, operandSpec(name), ctx.layer.unseenOperands, out);
 }
 
+/** Whether a command has a rule of its own (directly or through its group). */
+export function hasToolRule(name: string, group: string | undefined): boolean {
+  return name in TOOL_RULES || (group !== undefined && `@${group}` in TOOL_RULES);
+}
+
 function isSysctlRead(args: readonly string[]): boolean {
   return !args.some((a) => a.includes('=') || ['-w', '--write', '-p', '--load', '--system', '-f'].includes(a));
 }
 
 /** The path rules for a command's operands and path-valued options, by its catalogue entry. */
 export function judgeOperands(name: string, args: readonly string[], spec: OperandSpec, unseen: boolean, out: Findings): void {
-  const parsed = parseArgs(args, { values: [...(spec.values ?? []), ...Object.keys(spec.paths ?? {}), ...(spec.exec ?? [])] });
+  const parsed = parseArgs(args, { values: [...(spec.values ?? []), ...Object.keys(spec.paths ?? {}), ...(spec.exec ?? [])], known: spec.follows ?? [] });
   for (const option of parsed.options) {
     if (spec.exec?.includes(option.name)) {
       out.deny('command.exec-option', 'high', `${name} ${option.name} runs ${option.value === undefined ? 'a program' : JSON.stringify(option.value)}`);
       continue;
     }
-    const use = spec.paths?.[option.name];
+    if (option.name === '--files0-from' && option.value === '-') {
+      out.deny('command.unseen-operands', 'high', `${name} --files0-from=- takes the names of files to read from standard input, unseen by the rules`);
+      continue;
+    }
+    const use = spec.paths?.[option.name] ?? (option.name === '--files0-from' ? 'read' : undefined);
     if (use && option.value !== undefined) out.path(use, option.value, `${name} ${option.name}`);
-    else if (!use && option.value !== undefined && !(spec.values ?? []).includes(option.name) && looksLikePath(option.value)) {
+    else if (!use && option.value !== undefined && !(spec.values ?? []).includes(option.name) && /^[^\s-]\S*$/.test(option.value)) {
+      // An option we know nothing about may name a file (`diff --from-file=.env`):
+      // judged as a read, which only bites outside the roots and on secrets.
       out.path('read', option.value, `${name} ${option.name}=`);
     }
   }

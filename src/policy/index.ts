@@ -11,3 +11,4 @@ export { stagesOf, type Connector, type Pipeline, type Redirect, type Script, ty
 export { parseCidr } from './ip.js';
 export { loadShellParser, parseCommandLine } from './shell-parse.js';
 export { checkAddress, checkUrl, checkUrlSyntax, type NetworkRules, type Resolve } from './url.js';
+export { isSensitiveFile } from './sensitive-paths.js';

@@ -77,3 +77,8 @@ export function sensitiveFileRule(op: PathOp, abs: string, root: string, host: P
   }
   return null;
 }
+
+/** Whether reading this path inside the workspace root is refused as a secret (for the sandbox's masks). */
+export function isSensitiveFile(abs: string, root: string, host: PolicyHost): boolean {
+  return sensitiveFileRule('read', abs, root, host) !== null;
+}
