@@ -19,7 +19,7 @@ function workspaceOptions(command: Command): Command {
     .option('--root <dir>', 'workspace root (repeatable; default: the current directory)', collect);
 }
 
-function buildProgram(exit: { code: number }): Command {
+function buildProgram(exit: { code: number }, argv: readonly string[]): Command {
   const program = new Command('ironcode')
     .description('The control plane that lets AI agents operate real infrastructure safely.')
     .version(version)
@@ -53,7 +53,7 @@ function buildProgram(exit: { code: number }): Command {
     .addOption(new Option('--timeout <ms>', 'wall-clock limit, at most the profile\'s').argParser((v) => parsePositiveInt(v, '--timeout')))
     .action(async (words: string[], flags: WorkspaceFlags & { cwd?: string; timeout?: number }, command: Command) => {
       const runtime = await loadRuntime(flags);
-      const asArgv = command.args.length > 0 && process.argv.includes('--');
+      const asArgv = command.args.length > 0 && argv.includes('--');
       if (words.length === 0) throw new CommanderError(2, 'ironcode.usage', 'exec needs a command line or -- argv…');
       if (!asArgv && words.length > 1) throw new CommanderError(2, 'ironcode.usage', 'give the command line as one quoted argument, or an argv after --');
       const result = await execCommand(
@@ -85,7 +85,7 @@ function signalNumber(signal: string | null): number {
 export async function main(argv: readonly string[]): Promise<number> {
   const exit = { code: 0 };
   try {
-    await buildProgram(exit).parseAsync([...argv]);
+    await buildProgram(exit, argv).parseAsync([...argv]);
     return exit.code;
   } catch (error) {
     if (error instanceof CommanderError) {

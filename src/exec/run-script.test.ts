@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isIronError } from '../core/index.js';
 import type { ExecLimits } from '../policy/index.js';
 import type { Connector, Redirect, Script, Stage } from '../policy/index.js';
+import { SAFE_PATH } from '../policy/index.js';
 import { createProcessLimiter } from './process-limiter.js';
 import { runScript, type RunOptions } from './run-script.js';
 import { processesWith } from '../../test/support/process-scan.js';
@@ -216,7 +217,7 @@ describe('runScript: environment', () => {
     const names = result.stdout.trim().split('\n').map((line) => line.split('=')[0]).sort();
     expect(names).toEqual(expect.arrayContaining(['HOME', 'LANG', 'PATH', 'TERM']));
     expect(result.stdout).not.toContain('do-not-leak');
-    expect(result.stdout).toContain('PATH=/usr/local/bin:/usr/bin:/bin\n');
+    expect(result.stdout).toContain(`PATH=${SAFE_PATH.join(':')}\n`);
     const home = /HOME=(.*)\n/.exec(result.stdout)?.[1] ?? '';
     expect(home).toMatch(/ironcode-home-/);
     await expect(stat(home)).rejects.toThrow();

@@ -1,6 +1,6 @@
 import { canonicalCommandName, commandGroup } from './command-catalogue.js';
 import { Findings } from './command-findings.js';
-import { normaliseScript, type StageView } from './command-normalise.js';
+import { locateExecutable, normaliseScript, type StageView } from './command-normalise.js';
 import { hasToolRule, judgeLayer } from './command-rules.js';
 import { isWrapper, unwrap, type Layer } from './command-unwrap.js';
 import { allow, deny, SEVERITIES, type Decision } from './decision.js';
@@ -184,11 +184,8 @@ function ruleName(argv0: string, executable: string | null, ctx: CommandContext)
 }
 
 function resolveInner(name: string, ctx: CommandContext): string | null {
-  if (name.includes('/')) {
-    const canonical = canonicalPath(name, ctx);
-    return canonical.ok && ctx.host.mode(canonical.path) !== null ? canonical.path : null;
-  }
-  return ctx.host.which(name);
+  const located = locateExecutable(name, ctx);
+  return located.ok ? located.path : null;
 }
 
 function severityOfParseRule(rule: string): Decision['severity'] {

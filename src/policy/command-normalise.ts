@@ -95,12 +95,20 @@ function tildeDecision(text: string): Decision {
 }
 
 function resolveExecutable(written: string, ctx: PathContext): string | null {
-  if (written.includes('/')) {
-    const canonical = canonicalPath(written, ctx);
-    if (!canonical.ok) throw new NormaliseRefusal(canonical.decision);
-    return ctx.host.mode(canonical.path) === null ? null : canonical.path;
-  }
-  return ctx.host.which(written);
+  const located = locateExecutable(written, ctx);
+  if (!located.ok) throw new NormaliseRefusal(located.decision);
+  return located.path;
+}
+
+/**
+ * The file a command word runs: a path (canonical, relative to cwd) when the word has
+ * a slash, otherwise a lookup on the host's fixed search path; null when missing.
+ */
+export function locateExecutable(word: string, ctx: PathContext): { ok: true; path: string | null } | { ok: false; decision: Decision } {
+  if (!word.includes('/')) return { ok: true, path: ctx.host.which(word) };
+  const canonical = canonicalPath(word, ctx);
+  if (!canonical.ok) return canonical;
+  return { ok: true, path: ctx.host.mode(canonical.path) === null ? null : canonical.path };
 }
 
 const STD_STREAMS: Record<string, number> = { '/dev/stdin': 0, '/dev/stdout': 1, '/dev/stderr': 2, '/dev/fd/0': 0, '/dev/fd/1': 1, '/dev/fd/2': 2 };
