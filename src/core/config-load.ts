@@ -19,6 +19,7 @@ export const RESERVED_ENV: readonly string[] = Object.freeze([
   'IRONCODE_DATABASE_URL',
   'IRONCODE_REDIS_URL',
   'IRONCODE_AUDIT_KEY',
+  'IRONCODE_SECRET_KEY',
 ]);
 
 export interface LoadConfigOptions {
@@ -31,7 +32,7 @@ export interface LoadConfigOptions {
 }
 
 type Segment = string | number;
-type LeafKind = 'string' | 'number' | 'boolean' | 'string-list';
+type LeafKind = 'string' | 'number' | 'boolean' | 'string-list' | 'path-list';
 
 interface EnvLeaf {
   name: string;
@@ -58,6 +59,7 @@ interface ConfigIssue {
 }
 
 const ENV_PREFIX = 'IRONCODE_';
+const PATH_LIST_FIELDS: ReadonlySet<string> = new Set(['roots']);
 
 function collectEnvLeaves(schema: z.core.$ZodType, fieldPath: readonly string[]): EnvLeaf[] {
   const def = schema._zod.def as unknown as {
@@ -73,7 +75,9 @@ function collectEnvLeaves(schema: z.core.$ZodType, fieldPath: readonly string[])
   const name = ENV_PREFIX + fieldPath.map((key) => key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_');
   const kinds: Record<string, LeafKind> = { string: 'string', enum: 'string', number: 'number', boolean: 'boolean' };
   const elementType = def.element === undefined ? undefined : (def.element._zod.def as { type: string }).type;
-  const kind = def.type === 'array' && elementType === 'string' ? 'string-list' : kinds[def.type];
+  // Path lists split on the platform's delimiter like PATH; other lists (addresses, origins) on commas.
+  const listKind = PATH_LIST_FIELDS.has(fieldPath.join('.')) ? 'path-list' : 'string-list';
+  const kind = def.type === 'array' && elementType === 'string' ? listKind : kinds[def.type];
   if (kind === undefined) throw new Error(`config field ${fieldPath.join('.')} has no environment form (${def.type})`);
   return [{ name, path: fieldPath, kind }];
 }
@@ -247,9 +251,11 @@ function coerceEnvValue(kind: LeafKind, raw: string): { value: unknown } | { err
       if (raw === 'true' || raw === '1') return { value: true };
       if (raw === 'false' || raw === '0') return { value: false };
       return { error: `expected true, false, 1 or 0, got "${raw}"` };
-    case 'string-list':
+    case 'path-list':
       // Empty entries (a trailing delimiter) would silently mean the current directory.
       return { value: raw.split(path.delimiter).filter((entry) => entry !== '') };
+    case 'string-list':
+      return { value: raw.split(',').map((entry) => entry.trim()).filter((entry) => entry !== '') };
   }
 }
 

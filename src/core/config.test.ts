@@ -54,7 +54,13 @@ const invalid: InvalidCase[] = [
   { name: 'typo in server', yaml: 'server:\n  prot: 80\n', expect: ['server.prot'] },
   // Wrong types.
   { name: 'quoted number', yaml: 'server:\n  port: "8080"\n', expect: ['server.port', 'expected a number'] },
-  { name: 'number for boolean', yaml: 'server:\n  trustProxy: 1\n', expect: ['server.trustProxy', 'expected a boolean'] },
+  { name: 'number for boolean', yaml: 'auth:\n  localOperator:\n    enabled: 1\n', expect: ['auth.localOperator.enabled', 'expected a boolean'] },
+  { name: 'proxy that is not an address', yaml: 'server:\n  trustedProxies: [proxy.local]\n', expect: ['server.trustedProxies[0]', 'IP address or CIDR'] },
+  { name: 'proxy prefix too long', yaml: 'server:\n  trustedProxies: [10.0.0.0/33]\n', expect: ['server.trustedProxies[0]'] },
+  { name: 'cors wildcard', yaml: 'server:\n  corsOrigins: ["*"]\n', expect: ['server.corsOrigins[0]', 'no "*"'] },
+  { name: 'cors origin with a path', yaml: 'server:\n  corsOrigins: [https://a.example/app]\n', expect: ['server.corsOrigins[0]'] },
+  { name: 'local operator without roles', yaml: 'auth:\n  localOperator:\n    enabled: true\n', expect: ['auth.localOperator.roles', 'no roles'] },
+  { name: 'access tokens too long-lived', yaml: 'auth:\n  accessTokenSeconds: 604800\n', expect: ['auth.accessTokenSeconds'] },
   { name: 'YAML 1.1 yes for boolean', yaml: 'exec:\n  network: yes\n', expect: ['exec.network'] },
   { name: 'scalar for list', yaml: 'roots: .\n', expect: ['roots', 'expected a list'] },
   { name: 'list for scalar', yaml: 'profile: [strict]\n', expect: ['profile'] },
@@ -112,7 +118,7 @@ const invalid: InvalidCase[] = [
   // The environment.
   { name: 'env number', env: { IRONCODE_SERVER_PORT: 'eighty' }, expect: ['server.port', 'IRONCODE_SERVER_PORT', 'expected a number'] },
   { name: 'env boolean', env: { IRONCODE_EXEC_NETWORK: 'yes' }, expect: ['exec.network', 'IRONCODE_EXEC_NETWORK'] },
-  { name: 'env boolean is case-sensitive', env: { IRONCODE_SERVER_TRUST_PROXY: 'TRUE' }, expect: ['server.trustProxy', 'IRONCODE_SERVER_TRUST_PROXY'] },
+  { name: 'env boolean is case-sensitive', env: { IRONCODE_AUTH_LOCAL_OPERATOR_ENABLED: 'TRUE' }, expect: ['auth.localOperator.enabled', 'IRONCODE_AUTH_LOCAL_OPERATOR_ENABLED'] },
   { name: 'env out of range', env: { IRONCODE_EXEC_LIMITS_TIMEOUT_MS: '50' }, expect: ['IRONCODE_EXEC_LIMITS_TIMEOUT_MS: exec.limits.timeoutMs: must be at least 100'] },
   { name: 'env enum', env: { IRONCODE_LOG_LEVEL: 'loud' }, expect: ['IRONCODE_LOG_LEVEL: log.level'] },
   { name: 'env empty', env: { IRONCODE_DATA_DIR: '' }, expect: ['dataDir', 'IRONCODE_DATA_DIR', 'empty'] },
@@ -180,7 +186,25 @@ describe('loadConfig accepts valid configuration', () => {
     dataDir: path.join(dir, '.ironcode'),
     log: { level: 'info', format: 'json' },
     exec: { limits: {} },
-    server: { host: '127.0.0.1', port: 8080, trustProxy: false },
+    server: {
+      host: '127.0.0.1',
+      port: 7400,
+      trustedProxies: [],
+      corsOrigins: [],
+      bodyLimitBytes: 1024 * 1024,
+      rateLimit: { windowSeconds: 60, perIp: 600, perPrincipal: 1200, authPerIp: 30 },
+    },
+    auth: {
+      issuer: 'ironcode',
+      audience: 'ironcode',
+      accessTokenSeconds: 900,
+      refreshTokenSeconds: 30 * 86_400,
+      signingKeyRotationSeconds: 30 * 86_400,
+      passwordMinLength: 12,
+      lockout: { maxFailures: 5, windowSeconds: 900, lockSeconds: 1800 },
+      localOperator: { enabled: false, name: 'local-operator', roles: [] },
+    },
+    audit: { maxBatch: 512 },
   });
 
   it('uses the defaults when there is no config file', () => {
@@ -195,11 +219,11 @@ describe('loadConfig accepts valid configuration', () => {
   });
 
   it('lets the environment win over the file and flags win over both', () => {
-    writeConfig('log:\n  level: debug\nserver:\n  port: 9000\n  trustProxy: true\n');
-    const env = { IRONCODE_LOG_LEVEL: 'warn', IRONCODE_SERVER_PORT: '9100', IRONCODE_SERVER_TRUST_PROXY: '0' };
+    writeConfig('log:\n  level: debug\nserver:\n  port: 9000\n  trustedProxies: [10.0.0.1]\n');
+    const env = { IRONCODE_LOG_LEVEL: 'warn', IRONCODE_SERVER_PORT: '9100', IRONCODE_SERVER_TRUSTED_PROXIES: '10.0.0.0/8, fd00::/8' };
     const fromEnv = loadConfig({ cwd: dir, env });
     expect(fromEnv.log.level).toBe('warn');
-    expect(fromEnv.server).toEqual({ host: '127.0.0.1', port: 9100, trustProxy: false });
+    expect(fromEnv.server).toMatchObject({ host: '127.0.0.1', port: 9100, trustedProxies: ['10.0.0.0/8', 'fd00::/8'] });
     const fromFlags = loadConfig({ cwd: dir, env, overrides: { server: { port: 9200 }, log: { level: undefined } } });
     expect(fromFlags.server.port).toBe(9200);
     expect(fromFlags.log.level).toBe('warn');
@@ -223,9 +247,9 @@ describe('loadConfig accepts valid configuration', () => {
   });
 
   it('accepts combinations that only look risky', () => {
-    writeConfig('profile: strict\nexec:\n  sandbox: required\n  network: false\nroots: [., sub]\ndataDir: ./.ironcode\nserver:\n  host: 0.0.0.0\n  trustProxy: true\n');
+    writeConfig('profile: strict\nexec:\n  sandbox: required\n  network: false\nroots: [., sub]\ndataDir: ./.ironcode\nserver:\n  host: 0.0.0.0\n  trustedProxies: [0.0.0.0/0]\n');
     const config = loadConfig({ cwd: dir, env: {} });
-    expect(config.server).toEqual({ host: '0.0.0.0', port: 8080, trustProxy: true });
+    expect(config.server).toMatchObject({ host: '0.0.0.0', port: 7400, trustedProxies: ['0.0.0.0/0'] });
     expect(config.exec).toEqual({ sandbox: 'required', network: false, limits: {} });
   });
 
@@ -260,7 +284,26 @@ describe('loadConfig accepts valid configuration', () => {
       'IRONCODE_EXEC_LIMITS_MAX_PROCESSES',
       'IRONCODE_SERVER_HOST',
       'IRONCODE_SERVER_PORT',
-      'IRONCODE_SERVER_TRUST_PROXY',
+      'IRONCODE_SERVER_TRUSTED_PROXIES',
+      'IRONCODE_SERVER_CORS_ORIGINS',
+      'IRONCODE_SERVER_BODY_LIMIT_BYTES',
+      'IRONCODE_SERVER_RATE_LIMIT_WINDOW_SECONDS',
+      'IRONCODE_SERVER_RATE_LIMIT_PER_IP',
+      'IRONCODE_SERVER_RATE_LIMIT_PER_PRINCIPAL',
+      'IRONCODE_SERVER_RATE_LIMIT_AUTH_PER_IP',
+      'IRONCODE_AUTH_ISSUER',
+      'IRONCODE_AUTH_AUDIENCE',
+      'IRONCODE_AUTH_ACCESS_TOKEN_SECONDS',
+      'IRONCODE_AUTH_REFRESH_TOKEN_SECONDS',
+      'IRONCODE_AUTH_SIGNING_KEY_ROTATION_SECONDS',
+      'IRONCODE_AUTH_PASSWORD_MIN_LENGTH',
+      'IRONCODE_AUTH_LOCKOUT_MAX_FAILURES',
+      'IRONCODE_AUTH_LOCKOUT_WINDOW_SECONDS',
+      'IRONCODE_AUTH_LOCKOUT_LOCK_SECONDS',
+      'IRONCODE_AUTH_LOCAL_OPERATOR_ENABLED',
+      'IRONCODE_AUTH_LOCAL_OPERATOR_NAME',
+      'IRONCODE_AUTH_LOCAL_OPERATOR_ROLES',
+      'IRONCODE_AUDIT_MAX_BATCH',
     ]);
   });
 });

@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 import { execLimitsSchema, sandboxModes } from './exec-limits.js';
 import { LOG_FORMATS, LOG_LEVELS } from './logger.js';
@@ -34,6 +34,46 @@ function isHost(value: string): boolean {
 
 const pathField = z.string().min(1, 'must not be empty');
 
+/** An IP address or a CIDR block such as 10.0.0.0/8 or fd00::/8. */
+export function isAddressOrCidr(value: string): boolean {
+  const [address = '', prefix, ...rest] = value.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  if (!/^\d{1,3}$/.test(prefix)) return false;
+  return Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/** A matcher for a list of addresses and CIDR blocks (validated by `isAddressOrCidr`). */
+export function addressMatcher(entries: readonly string[]): (address: string) => boolean {
+  const list = new BlockList();
+  for (const entry of entries) {
+    const [address = '', prefix] = entry.split('/');
+    const type = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+    if (prefix === undefined) list.addAddress(address, type);
+    else list.addSubnet(address, Number(prefix), type);
+  }
+  return (address: string) => {
+    const family = isIP(address);
+    if (family === 0) return false;
+    // An IPv4-mapped IPv6 peer (::ffff:10.0.0.1) is the IPv4 host it maps.
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+    if (mapped !== undefined) return list.check(mapped, 'ipv4');
+    return list.check(address, family === 6 ? 'ipv6' : 'ipv4');
+  };
+}
+
+const seconds = (fallback: number) => z.number().int().positive().default(fallback);
+const origin = z.string().refine((value) => {
+  if (value === '*') return false;
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === value;
+  } catch {
+    return false;
+  }
+}, 'must be an origin such as https://app.example.com (scheme, host and optional port; no path, no "*")');
+
 /** Every field with its type and default, without the rules that relate fields. */
 export const configFieldsSchema = z.strictObject({
   profile: profileField.default('standard'),
@@ -56,17 +96,70 @@ export const configFieldsSchema = z.strictObject({
   server: z
     .strictObject({
       host: z.string().refine(isHost, 'must be an IP address or a host name').default('127.0.0.1'),
-      port: z.number().int().min(0).max(65535).default(8080),
-      trustProxy: z.boolean().default(false),
+      port: z.number().int().min(0).max(65535).default(7400),
+      /** Proxies whose X-Forwarded-For is believed; nobody's by default. */
+      trustedProxies: z.array(z.string().refine(isAddressOrCidr, 'must be an IP address or CIDR block')).default([]),
+      /** Browser origins allowed by CORS; none by default. */
+      corsOrigins: z.array(origin).default([]),
+      bodyLimitBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+      rateLimit: z
+        .strictObject({
+          windowSeconds: seconds(60),
+          perIp: z.number().int().positive().default(600),
+          perPrincipal: z.number().int().positive().default(1200),
+          /** Login and refresh attempts per IP and window, on top of the account lockout. */
+          authPerIp: z.number().int().positive().default(30),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  auth: z
+    .strictObject({
+      issuer: z.string().min(1).default('ironcode'),
+      audience: z.string().min(1).default('ironcode'),
+      accessTokenSeconds: z.number().int().min(30).max(86_400).default(900),
+      refreshTokenSeconds: z.number().int().min(300).default(30 * 86_400),
+      /** A new signing key after this long; old keys stay in the JWKS until their tokens expire. */
+      signingKeyRotationSeconds: z.number().int().min(3600).default(30 * 86_400),
+      passwordMinLength: z.number().int().min(8).max(128).default(12),
+      lockout: z
+        .strictObject({
+          maxFailures: z.number().int().min(1).default(5),
+          windowSeconds: seconds(15 * 60),
+          lockSeconds: seconds(30 * 60),
+        })
+        .prefault({}),
+      /** The principal of local stdio use; off unless configured, and never admin implicitly. */
+      localOperator: z
+        .strictObject({
+          enabled: z.boolean().default(false),
+          name: z.string().min(1).default('local-operator'),
+          roles: z.array(z.string().min(1)).default([]),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  audit: z
+    .strictObject({
+      /** Most events one group commit writes. */
+      maxBatch: z.number().int().min(1).max(10_000).default(512),
     })
     .prefault({}),
 });
 
 /**
- * The full schema. `trustProxy` with host 0.0.0.0 is deliberately allowed: a server
+ * The full schema. Trusted proxies with host 0.0.0.0 are deliberately allowed: a server
  * behind a load balancer in a container listens on every interface and trusts it.
  */
 export const configSchema = configFieldsSchema.superRefine((config, ctx) => {
+  const operator = config.auth.localOperator;
+  if (operator.enabled && operator.roles.length === 0) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['auth', 'localOperator', 'roles'],
+      message: 'auth.localOperator is enabled but has no roles; name them explicitly (for example [operator])',
+    });
+  }
   if (config.profile === 'strict') {
     const { sandbox, network } = config.exec;
     if (sandbox === 'off' || sandbox === 'preferred') {

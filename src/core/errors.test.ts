@@ -22,6 +22,8 @@ describe('the error catalogue', () => {
       policyDenied: ['IRON_POLICY_DENIED', 403, 126],
       notFound: ['IRON_NOT_FOUND', 404, 66],
       conflict: ['IRON_CONFLICT', 409, 75],
+      payloadTooLarge: ['IRON_PAYLOAD_TOO_LARGE', 413, 2],
+      rateLimited: ['IRON_RATE_LIMITED', 429, 75],
       timeout: ['IRON_TIMEOUT', 504, 124],
       upstream: ['IRON_UPSTREAM', 502, 69],
       unavailable: ['IRON_UNAVAILABLE', 503, 69],

@@ -11,6 +11,8 @@ export const ERROR_KINDS = {
   policyDenied: { code: 'IRON_POLICY_DENIED', status: 403, exitCode: 126, retryable: false },
   notFound: { code: 'IRON_NOT_FOUND', status: 404, exitCode: 66, retryable: false },
   conflict: { code: 'IRON_CONFLICT', status: 409, exitCode: 75, retryable: true },
+  payloadTooLarge: { code: 'IRON_PAYLOAD_TOO_LARGE', status: 413, exitCode: 2, retryable: false },
+  rateLimited: { code: 'IRON_RATE_LIMITED', status: 429, exitCode: 75, retryable: true },
   timeout: { code: 'IRON_TIMEOUT', status: 504, exitCode: 124, retryable: true },
   upstream: { code: 'IRON_UPSTREAM', status: 502, exitCode: 69, retryable: true },
   unavailable: { code: 'IRON_UNAVAILABLE', status: 503, exitCode: 69, retryable: true },
@@ -87,6 +89,31 @@ export class UnavailableError extends IronError {
   constructor(message: string, options: IronErrorOptions = {}) {
     super('unavailable', message, options);
     this.name = 'UnavailableError';
+  }
+}
+
+/** No valid credentials were presented. The message never says which part was wrong. */
+export class UnauthenticatedError extends IronError {
+  constructor(message = 'authentication required', options: IronErrorOptions = {}) {
+    super('unauthenticated', message, options);
+    this.name = 'UnauthenticatedError';
+  }
+}
+
+/** The principal is known but lacks the permission; `permission` names it. */
+export class ForbiddenError extends IronError {
+  readonly permission: string | undefined;
+  constructor(message: string, permission?: string, options: IronErrorOptions = {}) {
+    super('forbidden', message, { ...options, details: { ...options.details, ...(permission === undefined ? {} : { permission }) } });
+    this.name = 'ForbiddenError';
+    this.permission = permission;
+  }
+}
+
+export class ConflictError extends IronError {
+  constructor(message: string, options: IronErrorOptions = {}) {
+    super('conflict', message, options);
+    this.name = 'ConflictError';
   }
 }
 

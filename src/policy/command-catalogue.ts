@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { loadDataFile } from './data-file.js';
+import { loadDataFile } from '../core/index.js';
 
 const operandKind = z.enum(['read', 'write', 'list', 'delete', 'text']);
 const pathUse = z.enum(['read', 'write', 'list', 'delete']);

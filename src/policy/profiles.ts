@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'yaml';
 import { ValidationError } from '../core/index.js';
-import { loadDataFile } from './data-file.js';
+import { loadDataFile } from '../core/index.js';
 import { customProfileSchema, profileSchema, type CustomProfile, type Profile } from './profile-schema.js';
 import { RELAXABLE_RULES } from './rule-catalogue.js';
 import { deepFreeze } from '../core/index.js';

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { deny, SEVERITIES, type Decision } from './decision.js';
-import { loadDataFile } from './data-file.js';
+import { loadDataFile } from '../core/index.js';
 import { globToRegExp } from './glob-match.js';
 import type { PolicyHost } from './host.js';
 import type { PathOp } from './paths.js';
