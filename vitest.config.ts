@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // Starts the real PostgreSQL and Redis servers the tests use (see the file).
+    globalSetup: ['./test/support/services.ts'],
   },
 });

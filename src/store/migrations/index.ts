@@ -1,0 +1,14 @@
+import type { Migration, MigrationProvider } from 'kysely';
+import { identityAndAudit } from './0001-identity-and-audit.js';
+
+/**
+ * Every migration, in order. Names sort lexically (Kysely applies them in name order)
+ * and are never renamed once released: the name is what the database remembers.
+ */
+export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
+  '0001-identity-and-audit': identityAndAudit,
+});
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: () => Promise.resolve({ ...MIGRATIONS }),
+};
