@@ -1,0 +1,18 @@
+export { cliPrincipal, createIdentity } from './identity.js';
+export type { Identity, IdentityOptions } from './identity.js';
+export type { AuditSink, RequestMeta, RevocationMirror } from './context.js';
+export type { Principal, PrincipalKind } from './principal.js';
+export { builtinRbac, createRbac } from './rbac.js';
+export type { Rbac, RoleDefinition } from './rbac.js';
+export { isPermission, isPermissionPattern, permissionMatches } from './permission.js';
+export { API_KEY_PATTERN, API_KEY_PREFIX, createApiKeySchema } from './api-keys.js';
+export type { ApiKeyView, CreateApiKeyInput } from './api-keys.js';
+export { AccountLockedError } from './lockout.js';
+export { MfaRequiredError, loginSchema } from './login.js';
+export type { TokenPair } from './login.js';
+export { INITIAL_ADMIN, usernameSchema } from './users.js';
+export type { UserView } from './users.js';
+export { passwordProblems } from './passwords.js';
+export { redisRevocations } from './redis-revocations.js';
+export { SIGNING_ALG } from './signing-keys.js';
+export { createSecretBox } from './secret-box.js';
