@@ -89,4 +89,21 @@ describe('ironcode exec', () => {
     expect(readFileSync(path.join(workspace, 'escaped.txt'), 'utf8')).toBe('probe\n');
     expect(existsSync('/usr/ironcode-escape')).toBe(false);
   });
+
+  it('records every decision in the audit log before anything runs, and hides the store from commands', async () => {
+    await runCli(['exec', '--root', workspace, 'wc -l notes.txt'], { cwd: workspace });
+    await runCli(['exec', '--root', workspace, 'cat .env'], { cwd: workspace });
+    const tail = await runCli(['audit', 'tail', '--json', '--action', 'policy.decide', '-n', '2'], { cwd: workspace });
+    expect(tail.code).toBe(0);
+    const events = tail.stdout.trim().split('\n').map((line) => JSON.parse(line) as { decision: string; reason: string; args: { line: string } });
+    expect(events.map((event) => [event.decision, event.args.line])).toEqual([
+      ['allowed', 'wc -l notes.txt'],
+      ['denied', 'cat .env'],
+    ]);
+    expect(events[1]?.reason).toContain('path.sensitive');
+    // The audit log lives in the workspace's .ironcode here; commands may not touch it.
+    const tamper = await runCli(['exec', '--root', workspace, 'rm -rf .ironcode'], { cwd: workspace });
+    expect(tamper.code).toBe(126);
+    expect((await runCli(['audit', 'verify'], { cwd: workspace })).code).toBe(0);
+  });
 });

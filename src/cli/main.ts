@@ -1,7 +1,11 @@
 import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { isIronError, toIronError } from '../core/index.js';
+import { registerAdmin } from './admin-commands.js';
+import { registerAudit } from './audit-cli.js';
+import { registerDb } from './db-commands.js';
 import { execCommand } from './exec-command.js';
+import { registerServe } from './serve-command.js';
 import { policyCheck } from './policy-check.js';
 import { formatExplanation } from './policy-explain.js';
 import { loadRuntime, type WorkspaceFlags } from './runtime.js';
@@ -56,17 +60,22 @@ function buildProgram(exit: { code: number }, argv: readonly string[]): Command 
       const asArgv = command.args.length > 0 && argv.includes('--');
       if (words.length === 0) throw new CommanderError(2, 'ironcode.usage', 'exec needs a command line or -- argv…');
       if (!asArgv && words.length > 1) throw new CommanderError(2, 'ironcode.usage', 'give the command line as one quoted argument, or an argv after --');
-      const result = await execCommand(
-        runtime,
-        { ...(asArgv ? { argv: words } : { line: words[0]! }), ...(flags.cwd ? { cwd: flags.cwd } : {}), ...(flags.timeout ? { timeoutMs: flags.timeout } : {}) },
-        (message) => process.stderr.write(`ironcode: ${message}\n`),
-      );
+      const request = { ...(asArgv ? { argv: words } : { line: words[0]! }), ...(flags.cwd ? { cwd: flags.cwd } : {}), ...(flags.timeout ? { timeoutMs: flags.timeout } : {}) };
+      const { openAuditRecorder } = await import('./audit-recorder.js');
+      const recorder = await openAuditRecorder(runtime.config);
+      const result = await execCommand(runtime, request, (message) => process.stderr.write(`ironcode: ${message}\n`), (decision, cwd) =>
+        recorder.recordDecision(decision, { ...request, cwd, profile: runtime.profile.name }),
+      ).finally(() => recorder.close());
       process.stdout.write(result.stdout);
       process.stderr.write(result.stderr);
       if (result.timedOut) process.stderr.write(`ironcode: timed out after ${flags.timeout ?? runtime.profile.exec.limits.timeoutMs} ms; the process group was killed\n`);
       exit.code = result.timedOut ? 124 : result.exitCode ?? 128 + signalNumber(result.signal);
     });
 
+  registerServe(program, exit, version);
+  registerAdmin(program);
+  registerDb(program);
+  registerAudit(program, exit);
   return program;
 }
 
