@@ -1,6 +1,8 @@
 // Runs every benchmark and writes bench/results/latest.json. `npm run bench`.
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
+import { benchAuditAppends } from './audit-appends.js';
+import { benchAuthCost } from './auth-cost.js';
 import { benchPolicyDecisions } from './policy-decisions.js';
 import { benchSpawnOverhead } from './spawn-overhead.js';
 
@@ -10,6 +12,8 @@ const results = {
   machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, platform: `${os.platform()} ${os.release()}` },
   policyDecisions: await benchPolicyDecisions({ rounds: quick ? 3 : 30 }),
   spawnOverhead: await benchSpawnOverhead({ iterations: quick ? 10 : 200, cliIterations: quick ? 2 : 20 }),
+  auditAppends: await benchAuditAppends({ total: quick ? 2000 : 20000, databaseUrl: process.env.IRONCODE_BENCH_DATABASE_URL }),
+  authCost: await benchAuthCost({ iterations: quick ? 500 : 5000, seconds: quick ? 1 : 5 }),
 };
 const file = new URL(`./results/${quick ? 'quick' : 'latest'}.json`, import.meta.url);
 writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
@@ -19,6 +23,15 @@ console.log(`policy decision (all kinds): median ${fmt(results.policyDecisions.a
 console.log(`policy check / direct spawn of true: ${(r.policyCheckVsDirectSpawn * 100).toFixed(2)} % (a line never seen before: ${(r.policyCheckUniqueLineVsDirectSpawn * 100).toFixed(2)} %; right after a spawn: ${(r.policyCheckRightAfterSpawnVsDirectSpawn * 100).toFixed(2)} %)`);
 console.log(`guarded unsandboxed / direct: ${fmt(r.guardedUnsandboxedVsDirect)}x, sandboxed / direct: ${fmt(r.guardedSandboxedVsDirect)}x`);
 console.log(`CLI exec / node spawning true: unsandboxed ${fmt(r.cliUnsandboxedVsNodeSpawn)}x, sandboxed ${fmt(r.cliSandboxedVsNodeSpawn)}x`);
+for (const [dialect, a] of Object.entries(results.auditAppends)) {
+  for (const [mode, m] of Object.entries(a)) {
+    console.log(`audit appends ${dialect} ${mode}: ${m.auditPerSecond.toFixed(0)}/s vs plain insert ${m.plainPerSecond.toFixed(0)}/s = ${fmt(m.ratio)}x (${m.eventsPerCommit.toFixed(1)} events per commit)`);
+  }
+}
+const auth = results.authCost;
+console.log(`token check per request: median ${(auth.jwtVerification.ironcodeAuthenticate.medianMs * 1000).toFixed(0)} µs vs jose alone ${(auth.jwtVerification.joseVerifyOnly.medianMs * 1000).toFixed(0)} µs = ${fmt(auth.jwtVerification.ratio)}x`);
+const h = auth.http;
+console.log(`HTTP: /healthz ${h.healthz.requestsPerSecond.toFixed(0)}/s, /auth/me with token ${h.authMeWithAccessToken.requestsPerSecond.toFixed(0)}/s (${fmt(h.ratios.accessTokenVsHealthz)}x), with API key ${h.authMeWithApiKey.requestsPerSecond.toFixed(0)}/s (${fmt(h.ratios.apiKeyVsHealthz)}x), login ${h.login.requestsPerSecond.toFixed(1)}/s`);
 console.log(`written to ${file.pathname}`);
 if (r.policyCheckVsDirectSpawn >= 0.05 || r.policyCheckUniqueLineVsDirectSpawn >= 0.05) {
   console.error('policy check adds 5 % or more to a plain spawn: target missed');
