@@ -12,7 +12,7 @@ const results = {
   machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, node: process.version, platform: `${os.platform()} ${os.release()}` },
   policyDecisions: await benchPolicyDecisions({ rounds: quick ? 3 : 30 }),
   spawnOverhead: await benchSpawnOverhead({ iterations: quick ? 10 : 200, cliIterations: quick ? 2 : 20 }),
-  auditAppends: await benchAuditAppends({ total: quick ? 2000 : 20000, databaseUrl: process.env.IRONCODE_BENCH_DATABASE_URL }),
+  auditAppends: await benchAuditAppends({ total: quick ? 2000 : 20000, databaseUrl: process.env.BENCH_POSTGRES_URL }),
   authCost: await benchAuthCost({ iterations: quick ? 500 : 5000, seconds: quick ? 1 : 5 }),
 };
 const file = new URL(`./results/${quick ? 'quick' : 'latest'}.json`, import.meta.url);
@@ -29,7 +29,9 @@ for (const [dialect, a] of Object.entries(results.auditAppends)) {
   }
 }
 const auth = results.authCost;
-console.log(`token check per request: median ${(auth.jwtVerification.ironcodeAuthenticate.medianMs * 1000).toFixed(0)} µs vs jose alone ${(auth.jwtVerification.joseVerifyOnly.medianMs * 1000).toFixed(0)} µs = ${fmt(auth.jwtVerification.ratio)}x`);
+const jwt = auth.jwtVerification;
+const us = (ms) => `${(ms * 1000).toFixed(0)} µs`;
+console.log(`token check per request (with session and user lookups): first sight ${us(jwt.ironcodeAuthenticateFirstSeenToken.medianMs)} (${fmt(jwt.ratioFirstSeen)}x jose alone, ${us(jwt.joseVerifyOnly.medianMs)}), seen before ${us(jwt.ironcodeAuthenticateRepeatToken.medianMs)} (${fmt(jwt.ratioRepeat)}x)`);
 const h = auth.http;
 console.log(`HTTP: /healthz ${h.healthz.requestsPerSecond.toFixed(0)}/s, /auth/me with token ${h.authMeWithAccessToken.requestsPerSecond.toFixed(0)}/s (${fmt(h.ratios.accessTokenVsHealthz)}x), with API key ${h.authMeWithApiKey.requestsPerSecond.toFixed(0)}/s (${fmt(h.ratios.apiKeyVsHealthz)}x), login ${h.login.requestsPerSecond.toFixed(1)}/s`);
 console.log(`written to ${file.pathname}`);

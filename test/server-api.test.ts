@@ -325,6 +325,17 @@ describe.each(DIALECTS)('the HTTP API on %s', (dialect) => {
     expectProblem(await call(server, 'DELETE', '/api-keys/key_0000000000000000', { token: admin }), 404, 'IRON_NOT_FOUND');
   });
 
+  it('/api-keys with service: true makes a key that acts for no user; only api-keys:create may', async () => {
+    const created = await call(server, 'POST', '/api-keys', { token: admin, body: { name: 'ci-runner', roles: ['ci'], service: true } });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    expect(created.body.api_key).toMatchObject({ name: 'ci-runner', userId: null, roles: ['ci'] });
+    const me = await call(server, 'GET', '/auth/me', { token: created.body.key as string });
+    expect(me.body.principal).toMatchObject({ kind: 'service', name: 'ci-runner', roles: ['ci'] });
+    const operator = (await login(server, 'carol', carol.password)).access_token;
+    expectProblem(await call(server, 'POST', '/api-keys', { token: operator, body: { name: 'sneaky-service', roles: ['viewer'], service: true } }), 403, 'IRON_FORBIDDEN');
+    expectProblem(await call(server, 'POST', '/api-keys', { token: admin, body: { name: 'both', roles: ['viewer'], service: true, user_id: carol.id } }), 400, 'IRON_VALIDATION');
+  });
+
   it('/roles and /permissions describe the built-in roles and every permission', async () => {
     const roles = await call(server, 'GET', '/roles', { token: admin });
     expect(roles.status).toBe(200);

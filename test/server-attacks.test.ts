@@ -384,7 +384,7 @@ describe.each(['sqlite', 'postgres'] as const)('attacks over HTTP on %s', (diale
         }
         const lockout = await auditedDenial(attempts[4] as Reply, 'auth.lockout');
         expect(lockout.principal).toBe(dave.id);
-        expect(lockout.reason).toMatch(/^5 failed logins within \d+ s; locked for \d+ s$/);
+        expect(lockout.reason).toMatch(/^5 failed password checks within \d+ s \(last: auth\.login\); locked for \d+ s$/);
         // The fourth failure did not lock yet.
         const early = await as(adminToken).get(`/audit/events?decision=denied&action=auth.lockout&principal=${dave.id}`);
         expect(early.body.events).toHaveLength(1);
@@ -491,14 +491,15 @@ describe.each(['sqlite', 'postgres'] as const)('attacks over HTTP on %s', (diale
         const real = await createKey({ name: 'real', roles: ['viewer'] });
         const wrongSecret = real.key.slice(0, -40) + (real.key.endsWith('A'.repeat(40)) ? 'B' : 'A').repeat(40);
         const unknown = `ironcode_${'Z'.repeat(16)}${'a'.repeat(40)}`;
-        for (const [key, reason] of [
-          [wrongSecret, 'wrong secret'],
-          [unknown, 'unknown key id'],
-          ['ironcode_short', 'not an ironcode API key'],
+        for (const [key, reason, principalKind] of [
+          [wrongSecret, 'wrong secret', 'api-key'],
+          // A guessed id names nobody: it goes in the reason, not in the principal column.
+          [unknown, `unknown key id key_${'Z'.repeat(16)}`, 'anonymous'],
+          ['ironcode_short', 'not an ironcode API key', 'anonymous'],
         ] as const) {
           const refused = await as(key).get('/auth/me');
           expectUnauthenticated(refused);
-          expect((await auditedDenial(refused, 'auth.api-key')).reason).toBe(reason);
+          expect(await auditedDenial(refused, 'auth.api-key')).toMatchObject({ reason, principalKind });
         }
       });
     });
