@@ -24,6 +24,10 @@ function migrator(store: Store): Migrator {
 
 /** Brings the schema to the latest version. Safe to run from several processes at once (Kysely locks). */
 export async function migrateToLatest(store: Store): Promise<MigrationReport> {
+  // Kysely's migrateToLatest takes its lock in a write transaction even when nothing is
+  // pending; every CLI command opens the store, so ask first and skip that commit.
+  const before = await migrationStatus(store);
+  if (before.pending.length === 0) return { applied: [], current: before.applied };
   const { error, results = [] } = await migrator(store).migrateToLatest();
   if (error !== undefined) {
     const failed = results.find((result) => result.status === 'Error')?.migrationName;
