@@ -112,8 +112,7 @@ export function createAuditLog(store: Store, options: AuditLogOptions): AuditLog
  */
 async function writeBatch(store: Store, key: Buffer, events: readonly PreparedEvent[]): Promise<AuditRecord[]> {
   const stored = await store.db.transaction().execute(async (trx) => {
-    await lockHead(trx);
-    const head = await trx.selectFrom('audit_head').select(['seq', 'hash', 'mac']).where('id', '=', 1).executeTakeFirstOrThrow();
+    const head = await lockHead(trx);
     const headSeq = Number(head.seq);
     // Extending a head this key did not sign would re-sign a rewound or foreign log
     // and so launder the tampering; refusing keeps it visible to `audit verify`.
@@ -156,15 +155,17 @@ async function writeBatch(store: Store, key: Buffer, events: readonly PreparedEv
 }
 
 /**
- * A no-op write to the head row: SQLite takes its write lock here (before any read, so
- * the busy timeout applies instead of a stale-snapshot error), PostgreSQL a row lock
- * held to commit.
+ * A no-op write to the head row that returns it: SQLite takes its write lock here
+ * (before any read, so the busy timeout applies instead of a stale-snapshot error),
+ * PostgreSQL a row lock held to commit. One statement, so one round trip.
  */
-async function lockHead(trx: Transaction<Database>): Promise<void> {
-  const locked = await trx
+async function lockHead(trx: Transaction<Database>): Promise<{ seq: number; hash: string; mac: string }> {
+  const head = await trx
     .updateTable('audit_head')
     .set((eb) => ({ seq: eb.ref('seq') }))
     .where('id', '=', 1)
+    .returning(['seq', 'hash', 'mac'])
     .executeTakeFirst();
-  if (locked.numUpdatedRows !== 1n) throw new UnavailableError('the audit_head row is missing; run the database migrations');
+  if (head === undefined) throw new UnavailableError('the audit_head row is missing; run the database migrations');
+  return head;
 }
