@@ -1,10 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IronError, ValidationError } from '../core/index.js';
-import { migrateToLatest, openStore, type Dialect, type Store } from '../store/index.js';
-import { createScratchDatabase, postgresUrl, type ScratchDatabase } from '../../test/support/postgres.js';
+import type { Dialect } from '../store/index.js';
+import { testDatabase, type TestDatabase } from '../../test/support/test-database.js';
 import { createAuditLog, queryAuditEvents, verifyAuditLog, REDACTED, type AuditEventInput, type AuditRecord } from './index.js';
 
 const key = Buffer.alloc(32, 1);
@@ -16,35 +13,6 @@ const event = (overrides: Partial<AuditEventInput> = {}): AuditEventInput => ({
   decision: 'allowed',
   ...overrides,
 });
-
-/** One migrated database per test; `open()` gives further, independent connections to it. */
-interface TestDatabase {
-  store: Store;
-  open(): Store;
-  dispose(): Promise<void>;
-}
-
-async function testDatabase(dialect: Dialect): Promise<TestDatabase> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'ironcode-audit-'));
-  const scratch: ScratchDatabase | undefined = dialect === 'postgres' ? await createScratchDatabase(postgresUrl()) : undefined;
-  const stores: Store[] = [];
-  const open = () => {
-    const store = openStore({ dataDir, databaseUrl: scratch?.url });
-    stores.push(store);
-    return store;
-  };
-  const store = open();
-  await migrateToLatest(store);
-  return {
-    store,
-    open,
-    async dispose() {
-      await Promise.all(stores.map((s) => s.close()));
-      await scratch?.drop();
-      await rm(dataDir, { recursive: true, force: true });
-    },
-  };
-}
 
 const dialects: Dialect[] = ['sqlite', 'postgres'];
 

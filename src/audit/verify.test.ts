@@ -1,9 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { migrateToLatest, openStore, type AuditEventRow, type Dialect, type Store } from '../store/index.js';
-import { createScratchDatabase, postgresUrl, type ScratchDatabase } from '../../test/support/postgres.js';
+import type { AuditEventRow, Dialect, Store } from '../store/index.js';
+import { testDatabase, type TestDatabase } from '../../test/support/test-database.js';
 import { chainedContentOf } from './event-record.js';
 import { headMac, recordHash } from './chain.js';
 import { createAuditLog, verifyAuditLog, type AuditEventInput, type AuditLog } from './index.js';
@@ -18,35 +15,6 @@ const event = (i: number): AuditEventInput => ({
   decision: i % 5 === 0 ? 'denied' : 'allowed',
   args: { i, path: `/tmp/${i}` },
 });
-
-/** One migrated database per test; `open()` gives further, independent connections to it. */
-interface TestDatabase {
-  store: Store;
-  open(): Store;
-  dispose(): Promise<void>;
-}
-
-async function testDatabase(dialect: Dialect): Promise<TestDatabase> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'ironcode-audit-'));
-  const scratch: ScratchDatabase | undefined = dialect === 'postgres' ? await createScratchDatabase(postgresUrl()) : undefined;
-  const stores: Store[] = [];
-  const open = () => {
-    const store = openStore({ dataDir, databaseUrl: scratch?.url });
-    stores.push(store);
-    return store;
-  };
-  const store = open();
-  await migrateToLatest(store);
-  return {
-    store,
-    open,
-    async dispose() {
-      await Promise.all(stores.map((s) => s.close()));
-      await scratch?.drop();
-      await rm(dataDir, { recursive: true, force: true });
-    },
-  };
-}
 
 async function appendMany(log: AuditLog, count: number, from = 0): Promise<void> {
   await Promise.all(Array.from({ length: count }, (_, i) => log.append(event(from + i))));
