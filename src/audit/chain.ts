@@ -1,25 +1,15 @@
 import { createHmac } from 'node:crypto';
+import type { AuditRecord } from './types.js';
 
 /** The prev_hash of seq 1. */
 export const GENESIS_HASH = '0'.repeat(64);
 
-/** Exactly what the chain hash covers; args/result as stored (redacted, JSON round-tripped). */
-export interface ChainedContent {
-  seq: number;
-  id: string;
-  time: number;
-  principal: string;
-  principalKind: string;
-  action: string;
-  resource: string;
-  decision: string;
-  reason: string | null;
-  args: unknown;
-  result: unknown;
-  requestId: string | null;
-  ip: string | null;
-  prevHash: string;
-}
+/**
+ * Exactly what the chain hash covers: a record without its own hash; args/result as
+ * stored (redacted, JSON round-tripped). The decision is any string here, because the
+ * verifier hashes rows as they are, including edited ones.
+ */
+export type ChainedContent = Omit<AuditRecord, 'hash' | 'decision'> & { decision: string };
 
 /**
  * JSON with object keys sorted (by UTF-16 code units, as Array#sort does) at every

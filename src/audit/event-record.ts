@@ -5,24 +5,8 @@ import type { ChainedContent } from './chain.js';
 import { cutChars, redact, scrubText } from './redact.js';
 import { AUDIT_DECISIONS, type AuditDecision, type AuditEventInput, type AuditRecord } from './types.js';
 
-/** An event ready for the chain: everything but seq, prev_hash and hash. */
-export interface PreparedEvent {
-  id: string;
-  time: number;
-  principal: string;
-  principalKind: string;
-  action: string;
-  resource: string;
-  decision: AuditDecision;
-  reason: string | null;
-  /** The stored JSON text, and its parse (what the hash covers). */
-  argsText: string;
-  args: unknown;
-  resultText: string | null;
-  result: unknown;
-  requestId: string | null;
-  ip: string | null;
-}
+/** An event ready for the chain: everything but seq, prev_hash and hash, plus the stored JSON texts (args/result are their parses, what the hash covers). */
+export type PreparedEvent = Omit<AuditRecord, 'seq' | 'prevHash' | 'hash'> & { argsText: string; resultText: string | null };
 
 const eventSchema = z.object({
   principal: z.string().min(1),
