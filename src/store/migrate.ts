@@ -26,7 +26,12 @@ function migrator(store: Store): Migrator {
 export async function migrateToLatest(store: Store): Promise<MigrationReport> {
   // Kysely's migrateToLatest takes its lock in a write transaction even when nothing is
   // pending; every CLI command opens the store, so ask first and skip that commit.
-  const before = await migrationStatus(store);
+  let before: MigrationStatus;
+  try {
+    before = await migrationStatus(store);
+  } catch (error) {
+    throw new UnavailableError(`database migration failed on ${store.location}: ${(error as Error).message}`, { cause: error });
+  }
   if (before.pending.length === 0) return { applied: [], current: before.applied };
   const { error, results = [] } = await migrator(store).migrateToLatest();
   if (error !== undefined) {

@@ -142,3 +142,20 @@ describe('loadOrCreateSecretKey', () => {
     expect(() => loadOrCreateSecretKey(source(dataDir))).toThrow(/readable by others.*chmod 600/);
   });
 });
+
+describe('migrateToLatest on an unreachable database', () => {
+  it('fails with UnavailableError naming the store without its password', async () => {
+    const dead = openStore({ dataDir: tempDir(), databaseUrl: 'postgres://me:hunter2@127.0.0.1:1/none' });
+    try {
+      const error = await migrateToLatest(dead).then(
+        () => undefined,
+        (caught: unknown) => caught,
+      );
+      expect(error).toMatchObject({ code: 'IRON_UNAVAILABLE' });
+      expect((error as Error).message).toMatch(/^database migration failed on postgres:\/\/me:\*\*\*@127\.0\.0\.1:1\/none: /);
+      expect((error as Error).message).not.toContain('hunter2');
+    } finally {
+      await dead.close();
+    }
+  });
+});
