@@ -106,4 +106,20 @@ describe('ironcode exec', () => {
     expect(tamper.code).toBe(126);
     expect((await runCli(['audit', 'verify'], { cwd: workspace })).code).toBe(0);
   });
+
+  it('guards a data directory configured under another name inside the root: refused to commands, hidden from the sandbox', async () => {
+    const state = path.join(workspace, 'state');
+    const env = { ...process.env, IRONCODE_DATA_DIR: state };
+    // The first command creates the store there; then plant something a recursive search would find.
+    expect((await runCli(['exec', '--root', workspace, 'true'], { cwd: workspace, env })).code).toBe(0);
+    writeFileSync(path.join(state, 'planted.txt'), 'needle-in-the-store\n');
+    writeFileSync(path.join(workspace, 'visible.txt'), 'needle-in-the-store\n');
+    const direct = await runCli(['exec', '--root', workspace, 'cat state/planted.txt'], { cwd: workspace, env });
+    expect(direct.code).toBe(126);
+    expect(direct.stderr).toContain('path.sensitive');
+    const search = await runCli(['exec', '--profile', 'strict', '--root', workspace, 'grep -rl needle-in-the-store .'], { cwd: workspace, env });
+    expect(search.stderr).not.toContain('denied');
+    expect(search.stdout).toContain('visible.txt');
+    expect(search.stdout).not.toContain('planted.txt');
+  });
 });

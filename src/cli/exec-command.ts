@@ -28,7 +28,15 @@ export async function execCommand(
   const { decision } = judgement;
   await record(decision, cwd);
   if (!decision.allowed || !judgement.script) throw new PolicyDeniedError(decision.rule, decision.severity, decision.reason);
-  const sandbox = await sandboxPlan({ mode: profile.exec.sandbox, network: profile.exec.network, roots: policy.roots, rootsReadOnly: profile.workspace.write === 'deny', warn });
+  const dataDir = await realpath(config.dataDir).catch(() => config.dataDir);
+  const sandbox = await sandboxPlan({
+    mode: profile.exec.sandbox,
+    network: profile.exec.network,
+    roots: policy.roots,
+    rootsReadOnly: profile.workspace.write === 'deny',
+    hidden: [dataDir],
+    warn,
+  });
   const limits = request.timeoutMs === undefined ? profile.exec.limits : { ...profile.exec.limits, timeoutMs: Math.min(request.timeoutMs, profile.exec.limits.timeoutMs) };
   const controller = new AbortController();
   const stop = () => controller.abort();

@@ -21,7 +21,8 @@ export async function loadRuntime(flags: WorkspaceFlags): Promise<Runtime> {
   if (flags.root !== undefined && flags.root.length > 0) overrides.roots = flags.root;
   const config = loadConfig({ ...(flags.config !== undefined ? { configPath: flags.config } : {}), overrides });
   const profile = withExecOverrides(loadProfile(config.profile), config);
-  const policy = await createPolicy({ profile, roots: config.roots });
+  // The data directory holds the audit log and keys; with the default config it sits inside the default root.
+  const policy = await createPolicy({ profile, roots: config.roots, protectedDirs: [config.dataDir] });
   return { config, profile, policy };
 }
 

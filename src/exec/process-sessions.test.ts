@@ -128,11 +128,12 @@ describe('process sessions', () => {
   });
 
   it('expires finished sessions after the ttl', async () => {
-    const quick = createProcessSessions({ limits, sandbox: null, ttlMs: 100, maxSessions: 2 });
+    // Long enough that a loaded machine still reads the finished session before it expires.
+    const quick = createProcessSessions({ limits, sandbox: null, ttlMs: 1000, maxSessions: 2 });
     const id = await quick.start('alice', { argv: ['/usr/bin/echo', 'done'], env: {}, redirects: [] }, { cwd: ws, roots: [ws] });
     const out = await until(() => quick.read(id), (read) => read.exited);
     expect(out.output).toBe('done\n');
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await new Promise((resolve) => setTimeout(resolve, 1500));
     expect(() => quick.read(id)).toThrow(expect.objectContaining({ kind: 'notFound' }));
     expect(quick.list()).toEqual([]);
     await quick.close();

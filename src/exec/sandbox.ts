@@ -60,6 +60,8 @@ export interface SandboxPlanOptions {
   roots: readonly string[];
   /** Bind the roots read-only (default: writable). */
   rootsReadOnly?: boolean;
+  /** Directories inside the roots to hide behind an empty tmpfs (ironcode's data directory). */
+  hidden?: readonly string[];
   /** Told when `preferred` falls back to running unsandboxed. */
   warn?: (message: string) => void;
 }
@@ -89,7 +91,7 @@ export async function sandboxPlan(options: SandboxPlanOptions): Promise<SandboxP
 /** The mode decision for a given probe result; `sandboxPlan` with the probe filled in. */
 export async function resolveSandbox(probe: SandboxProbe, options: SandboxPlanOptions): Promise<SandboxPlan | null> {
   if (options.mode === 'off') return null;
-  if (probe.available && probe.path !== undefined) return buildPlan(probe.path, options.network, options.roots, options.rootsReadOnly ?? false);
+  if (probe.available && probe.path !== undefined) return buildPlan(probe.path, options.network, options.roots, options.rootsReadOnly ?? false, options.hidden ?? []);
   const reason = probe.reason ?? 'bubblewrap is unusable';
   if (options.mode === 'required') {
     throw new UnavailableError(`the profile requires the bubblewrap sandbox, but ${reason}; ${INSTALL_HINT}`, {
@@ -100,7 +102,7 @@ export async function resolveSandbox(probe: SandboxProbe, options: SandboxPlanOp
   return null;
 }
 
-async function buildPlan(bwrapPath: string, network: boolean, roots: readonly string[], rootsReadOnly = false): Promise<SandboxPlan> {
+async function buildPlan(bwrapPath: string, network: boolean, roots: readonly string[], rootsReadOnly = false, hidden: readonly string[] = []): Promise<SandboxPlan> {
   const writableRoots = roots.map((root) => {
     const normal = normalize(root);
     if (!isAbsolute(root) || normal === '/') {
@@ -132,6 +134,10 @@ async function buildPlan(bwrapPath: string, network: boolean, roots: readonly st
   }
   const secrets: SandboxMount[] = [];
   for (const root of writableRoots) secrets.push(...(await findSecrets(root)));
+  for (const dir of hidden) {
+    const inside = writableRoots.some((root) => dir === root || dir.startsWith(`${root}/`));
+    if (inside && (await exists(dir)) && !secrets.some((mount) => mount.path === dir)) secrets.push({ kind: 'tmpfs', path: dir });
+  }
   return Object.freeze({ bwrapPath, network, writableRoots, rootsReadOnly, protectedPaths, secrets, system, masks, home: SANDBOX_HOME });
 }
 

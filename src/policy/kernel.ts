@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { judgeArgv, judgeCommandLine, type Judgement } from './command-judge.js';
 import type { Action } from './action.js';
 import { deny, type Decision } from './decision.js';
@@ -23,6 +24,11 @@ export interface PolicyOptions {
   profile: Profile;
   /** Workspace roots; made canonical here. */
   roots: readonly string[];
+  /**
+   * Directories refused to every operation, wherever they are: ironcode's data
+   * directory, which may sit inside a root under any name. Made canonical here.
+   */
+  protectedDirs?: readonly string[];
   host?: PolicyHost;
 }
 
@@ -37,7 +43,9 @@ export async function createPolicy(options: PolicyOptions): Promise<Policy> {
   if (roots.length === 0) throw new Error('at least one workspace root is needed');
   const { profile } = options;
   const writable = profile.workspace.write === 'allow';
-  const context = (cwd?: string) => ({ profile, roots, host, writable, cwd: cwd === undefined ? roots[0]! : (host.realpath(cwd) ?? cwd) });
+  // A directory that does not exist yet (the data dir before the first command) is guarded by its resolved path.
+  const protectedDirs = (options.protectedDirs ?? []).map((dir) => host.realpath(dir) ?? path.resolve(dir));
+  const context = (cwd?: string) => ({ profile, roots, host, writable, protectedDirs, cwd: cwd === undefined ? roots[0]! : (host.realpath(cwd) ?? cwd) });
 
   const judgeCommand: Policy['judgeCommand'] = async (command, opts) => {
     const ctx = context(opts?.cwd);

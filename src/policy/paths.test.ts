@@ -303,3 +303,31 @@ describe('a profile that does not change files (strict)', () => {
     expect([decision.allowed, decision.rule]).toEqual([false, 'path.read-only']);
   });
 });
+
+describe('protected directories (ironcode’s data directory under any name)', () => {
+  let guarded: Policy;
+  beforeAll(async () => {
+    mkdirSync(path.join(workspace, 'state'), { recursive: true });
+    writeFileSync(path.join(workspace, 'state', 'ironcode.db'), 'x');
+    guarded = await createPolicy({ profile: builtinProfile('permissive'), roots: [workspace], protectedDirs: [path.join(workspace, 'state'), path.join(workspace, 'not-yet')], host: createHost() });
+  });
+
+  it.each([
+    ['read', 'state/ironcode.db'],
+    ['list', 'state'],
+    ['delete', 'state'],
+    ['write', 'state/audit.key'],
+    ['write', 'not-yet/ironcode.db'],
+    ['read', './src/../state/ironcode.db'],
+  ] as const)('refuses %s %s', async (op, target) => {
+    const decision = await guarded.decide({ kind: 'path', op, path: target });
+    expect(decision).toMatchObject({ allowed: false, rule: 'path.sensitive', severity: 'critical' });
+  });
+
+  it('refuses commands that touch it, and leaves the rest of the workspace alone', async () => {
+    expect((await guarded.judgeCommand({ line: 'cat state/ironcode.db' })).decision).toMatchObject({ allowed: false, rule: 'path.sensitive' });
+    expect((await guarded.judgeCommand({ line: 'rm -rf state' })).decision).toMatchObject({ allowed: false, rule: 'path.sensitive' });
+    expect((await guarded.decide({ kind: 'path', op: 'read', path: 'statements.txt' })).allowed).toBe(true);
+    expect((await guarded.decide({ kind: 'path', op: 'write', path: 'stateful/x' })).allowed).toBe(true);
+  });
+});

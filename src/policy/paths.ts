@@ -13,6 +13,8 @@ export interface PathContext {
   host: PolicyHost;
   /** False in a profile that does not change files: every write and delete is refused. */
   writable?: boolean;
+  /** Canonical directories no operation may touch (ironcode's own data directory). */
+  protectedDirs?: readonly string[];
 }
 
 export type Canonical = { ok: true; path: string } | { ok: false; decision: Decision };
@@ -86,6 +88,10 @@ export function decidePath(op: PathOp, raw: string, ctx: PathContext): Decision 
 export function decideCanonicalPath(op: PathOp, abs: string, ctx: PathContext, shown: string = abs): Decision {
   const system = systemLocationRule(op, abs);
   if (system) return system;
+  const guarded = ctx.protectedDirs?.find((dir) => isInside(abs, dir));
+  if (guarded !== undefined) {
+    return deny('path.sensitive', 'critical', `${abs}: inside ironcode's data directory ${guarded} (audit log, credentials, keys)`);
+  }
   const root = ctx.roots.find((r) => isInside(abs, r));
   if (!root && isHarmlessPath(op, abs)) return allow('path.allowed', `${op} ${abs} is allowed outside the workspace (harmless)`);
   if (!root) {
