@@ -84,8 +84,8 @@ export function toRow(record: AuditRecord & { argsText: string; resultText: stri
   };
 }
 
-/** What the hash of a stored row must cover; throws SyntaxError when args/result are not JSON. */
-export function chainedContentOf(row: AuditEventRow): ChainedContent {
+/** A stored row's columns as the chain sees them, JSON columns read with `parse`. */
+function contentOf(row: AuditEventRow, parse: (text: string) => unknown): ChainedContent {
   return {
     seq: Number(row.seq),
     id: row.id,
@@ -96,33 +96,22 @@ export function chainedContentOf(row: AuditEventRow): ChainedContent {
     resource: row.resource,
     decision: row.decision,
     reason: row.reason,
-    args: JSON.parse(row.args) as unknown,
-    result: row.result === null ? null : (JSON.parse(row.result) as unknown),
+    args: parse(row.args),
+    result: row.result === null ? null : parse(row.result),
     requestId: row.request_id,
     ip: row.ip,
     prevHash: row.prev_hash,
   };
 }
 
+/** What the hash of a stored row must cover; throws SyntaxError when args/result are not JSON. */
+export function chainedContentOf(row: AuditEventRow): ChainedContent {
+  return contentOf(row, (text) => JSON.parse(text) as unknown);
+}
+
 /** For reading, not verifying: a row edited into invalid JSON shows its raw text. */
 export function recordOf(row: AuditEventRow): AuditRecord {
-  return {
-    seq: Number(row.seq),
-    id: row.id,
-    time: Number(row.time),
-    principal: row.principal,
-    principalKind: row.principal_kind,
-    action: row.action,
-    resource: row.resource,
-    decision: row.decision as AuditDecision,
-    reason: row.reason,
-    args: parseOrText(row.args),
-    result: row.result === null ? null : parseOrText(row.result),
-    requestId: row.request_id,
-    ip: row.ip,
-    prevHash: row.prev_hash,
-    hash: row.hash,
-  };
+  return { ...contentOf(row, parseOrText), decision: row.decision as AuditDecision, hash: row.hash };
 }
 
 function parseOrText(text: string): unknown {

@@ -2,7 +2,7 @@ import { createAuditLog, loadAuditKey } from '../audit/index.js';
 import type { Config } from '../core/index.js';
 import { cliPrincipal } from '../identity/index.js';
 import type { Decision } from '../policy/index.js';
-import { migrateToLatest, openStore } from '../store/index.js';
+import { openConfiguredStore } from './configured-store.js';
 
 export interface AuditRecorder {
   /** Appends a policy decision and waits until it is durable. */
@@ -15,9 +15,8 @@ export interface AuditRecorder {
  * (`ironcode exec`): their policy decisions are recorded like the server's.
  */
 export async function openAuditRecorder(config: Config): Promise<AuditRecorder> {
-  const store = openStore({ dataDir: config.dataDir, databaseUrl: process.env.IRONCODE_DATABASE_URL });
+  const { store } = await openConfiguredStore(config);
   try {
-    await migrateToLatest(store);
     const audit = createAuditLog(store, { key: loadAuditKey(config.dataDir).key, maxBatch: config.audit.maxBatch });
     const principal = cliPrincipal();
     return {

@@ -8,8 +8,9 @@ import { createIdentity, redisRevocations } from '../identity/index.js';
 import type { Identity } from '../identity/index.js';
 import { createMetrics } from '../observability/index.js';
 import type { Metrics } from '../observability/index.js';
-import { loadOrCreateSecretKey, migrateToLatest, openStore } from '../store/index.js';
+import { loadOrCreateSecretKey } from '../store/index.js';
 import type { MigrationReport, Store } from '../store/index.js';
+import { openConfiguredStore } from './configured-store.js';
 
 export const SECRET_KEY_FILE = 'secret.key';
 export const SECRET_KEY_ENV = 'IRONCODE_SECRET_KEY';
@@ -67,10 +68,9 @@ async function connectRedis(url: string): Promise<Redis> {
 export async function openServiceRuntime(config: Config, options: { env?: NodeJS.ProcessEnv; logger?: Logger; processMetrics?: boolean } = {}): Promise<ServiceRuntime> {
   const env = options.env ?? process.env;
   const clock = systemClock;
-  const store = openStore({ dataDir: config.dataDir, databaseUrl: env.IRONCODE_DATABASE_URL });
+  const { store, migrations } = await openConfiguredStore(config, env);
   const opened: { redis?: Redis; audit?: AuditLog } = {};
   try {
-    const migrations = await migrateToLatest(store);
     if (migrations.applied.length > 0) options.logger?.info({ applied: migrations.applied, store: store.location }, 'database migrated');
     const auditKey = loadAuditKey(config.dataDir, env).key;
     const secretKey = loadOrCreateSecretKey({ dataDir: config.dataDir, fileName: SECRET_KEY_FILE, envName: SECRET_KEY_ENV, env }).key;

@@ -97,6 +97,9 @@ export function createIdentity(options: IdentityOptions) {
       await keys.active();
     },
     authenticate,
+    /** Deny by default; a refusal is audited under `audit.action` before ForbiddenError is thrown. */
+    authorize: (actor: Principal, permission: string, audit: { action: string; resource: string }, meta: RequestMeta = {}) =>
+      authorizeAudited(ctx, actor, permission, audit, meta),
     // async, so a malformed body rejects like every other refusal instead of throwing synchronously.
     login: async (input: unknown, meta: RequestMeta = {}) => {
       const parsed = loginSchema.safeParse(input);

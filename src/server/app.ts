@@ -2,7 +2,7 @@ import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import Fastify, { LogController } from 'fastify';
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ForbiddenError, IronError, UnauthenticatedError, newId } from '../core/index.js';
+import { IronError, UnauthenticatedError, newId } from '../core/index.js';
 import type { Principal, RequestMeta } from '../identity/index.js';
 import type { ServerDeps } from './deps.js';
 import { openApiDocument } from './openapi.js';
@@ -120,21 +120,6 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     }
   }
 
-  async function authorize(principal: Principal, permission: string, request: FastifyRequest): Promise<void> {
-    if (identity.rbac.can(principal, permission)) return;
-    await audit.append({
-      principal: principal.id,
-      principalKind: principal.kind,
-      action: 'http.authorize',
-      resource: `${request.method} ${request.routeOptions.url ?? request.url}`,
-      decision: 'denied',
-      reason: `lacks permission ${permission}`,
-      requestId: request.id,
-      ip: request.ip,
-    });
-    throw new ForbiddenError(`${principal.kind} ${principal.name} lacks the permission ${permission}`, permission);
-  }
-
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id).header('cache-control', 'no-store');
     await enforceLimit(request, reply, 'ip', request.ip, limits.perIp);
@@ -201,7 +186,9 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         if (route.auth === 'required') {
           principal = await authenticate(request, reply, meta);
           await enforceLimit(request, reply, 'principal', principal.id, limits.perPrincipal, principal);
-          if (route.permission !== undefined) await authorize(principal, route.permission, request);
+          if (route.permission !== undefined) {
+            await identity.authorize(principal, route.permission, { action: 'http.authorize', resource: `${request.method} ${route.url}` }, meta);
+          }
         }
         const result = await route.handler({
           body: parsePart(route.body, request.body, 'body'),
