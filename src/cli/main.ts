@@ -5,6 +5,7 @@ import { registerAdmin } from './admin-commands.js';
 import { registerAudit } from './audit-cli.js';
 import { registerDb } from './db-commands.js';
 import { execCommand } from './exec-command.js';
+import { registerMcp } from './mcp-command.js';
 import { registerServe } from './serve-command.js';
 import { policyCheck } from './policy-check.js';
 import { formatExplanation } from './policy-explain.js';
@@ -73,6 +74,7 @@ function buildProgram(exit: { code: number }, argv: readonly string[]): Command 
     });
 
   registerServe(program, exit, version);
+  registerMcp(program, exit, version);
   registerAdmin(program);
   registerDb(program);
   registerAudit(program, exit);

@@ -20,10 +20,15 @@ export async function loadRuntime(flags: WorkspaceFlags): Promise<Runtime> {
   if (flags.profile !== undefined) overrides.profile = flags.profile;
   if (flags.root !== undefined && flags.root.length > 0) overrides.roots = flags.root;
   const config = loadConfig({ ...(flags.config !== undefined ? { configPath: flags.config } : {}), overrides });
+  return { config, ...(await policyFor(config)) };
+}
+
+/** The configured profile (with the config's exec overrides) and the policy over the configured roots. */
+export async function policyFor(config: Config): Promise<{ profile: Profile; policy: Policy }> {
   const profile = withExecOverrides(loadProfile(config.profile), config);
   // The data directory holds the audit log and keys; with the default config it sits inside the default root.
   const policy = await createPolicy({ profile, roots: config.roots, protectedDirs: [config.dataDir] });
-  return { config, profile, policy };
+  return { profile, policy };
 }
 
 function withExecOverrides(profile: Profile, config: Config): Profile {

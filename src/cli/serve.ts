@@ -1,13 +1,17 @@
 import { CommanderError } from 'commander';
 import { createLogger } from '../core/index.js';
+import { createMcpHttpEndpoint } from '../mcp/index.js';
 import { buildServer, memoryRateLimiter, redisRateLimiter } from '../server/index.js';
 import { openServiceRuntime } from './service-runtime.js';
 import { loadStoreConfig } from './store-flags.js';
+import { openToolPlane, type ToolPlane } from './tool-plane.js';
 import type { StoreFlags } from './store-flags.js';
 
 export interface ServeFlags extends StoreFlags {
   host?: string;
   port?: string;
+  profile?: string;
+  root?: string[];
 }
 
 function parsePort(value: string): number {
@@ -25,10 +29,13 @@ export async function serve(flags: ServeFlags, version: string): Promise<number>
     ...(flags.host === undefined && flags.port === undefined
       ? {}
       : { server: { ...(flags.host === undefined ? {} : { host: flags.host }), ...(flags.port === undefined ? {} : { port: parsePort(flags.port) }) } }),
+    ...(flags.profile === undefined ? {} : { profile: flags.profile }),
+    ...(flags.root === undefined || flags.root.length === 0 ? {} : { roots: flags.root }),
   });
   const logger = createLogger({ level: config.log.level, format: config.log.format });
   const runtime = await openServiceRuntime(config, { logger, processMetrics: true });
   let closing: Promise<number> | undefined;
+  let plane: ToolPlane | undefined;
   try {
     await runtime.identity.start();
     const admin = await runtime.identity.users.bootstrapAdmin();
@@ -44,7 +51,10 @@ export async function serve(flags: ServeFlags, version: string): Promise<number>
         ].join('\n'),
       );
     }
+    plane = await openToolPlane(config, runtime, logger);
+    const mcp = createMcpHttpEndpoint({ invoker: plane.invoker, version, logger });
     const app = await buildServer({
+      mcp,
       config,
       store: runtime.store,
       identity: runtime.identity,
@@ -57,7 +67,7 @@ export async function serve(flags: ServeFlags, version: string): Promise<number>
       version,
     });
     const address = await app.listen({ host: config.server.host, port: config.server.port });
-    process.stdout.write(`ironcode ${version} listening on ${address} (store: ${runtime.store.dialect} ${runtime.store.location}${runtime.redis ? ', redis' : ''})\n`);
+    process.stdout.write(`ironcode ${version} listening on ${address} (MCP at ${address}/mcp; store: ${runtime.store.dialect} ${runtime.store.location}${runtime.redis ? ', redis' : ''})\n`);
 
     return await new Promise<number>((resolve) => {
       const shutdown = (signal: NodeJS.Signals) => {
@@ -69,6 +79,7 @@ export async function serve(flags: ServeFlags, version: string): Promise<number>
         logger.info({ signal }, 'shutting down: finishing in-flight requests');
         closing = (async () => {
           await app.close();
+          await plane?.close();
           await runtime.close();
           logger.info('stopped');
           return 0;
@@ -84,7 +95,10 @@ export async function serve(flags: ServeFlags, version: string): Promise<number>
       process.on('SIGTERM', shutdown);
     });
   } catch (error) {
-    if (closing === undefined) await runtime.close().catch(() => undefined);
+    if (closing === undefined) {
+      await plane?.close().catch(() => undefined);
+      await runtime.close().catch(() => undefined);
+    }
     throw error;
   }
 }

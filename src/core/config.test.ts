@@ -190,6 +190,7 @@ describe('loadConfig accepts valid configuration', () => {
       host: '127.0.0.1',
       port: 7400,
       trustedProxies: [],
+      allowedHosts: [],
       corsOrigins: [],
       bodyLimitBytes: 1024 * 1024,
       rateLimit: { windowSeconds: 60, perIp: 600, perPrincipal: 1200, authPerIp: 30 },
@@ -205,6 +206,12 @@ describe('loadConfig accepts valid configuration', () => {
       localOperator: { enabled: false, name: 'local-operator', roles: [] },
     },
     audit: { maxBatch: 512 },
+    tools: {
+      perPrincipal: { ratePerSecond: 100, burst: 1000, concurrency: 32 },
+      perTool: { ratePerSecond: 2000, burst: 4000, concurrency: 64 },
+      breaker: { consecutiveFailures: 5, halfOpenAfterSeconds: 30 },
+      sessions: { max: 64, ttlSeconds: 600, maxLifetimeSeconds: 3600 },
+    },
   });
 
   it('uses the defaults when there is no config file', () => {
@@ -285,6 +292,7 @@ describe('loadConfig accepts valid configuration', () => {
       'IRONCODE_SERVER_HOST',
       'IRONCODE_SERVER_PORT',
       'IRONCODE_SERVER_TRUSTED_PROXIES',
+      'IRONCODE_SERVER_ALLOWED_HOSTS',
       'IRONCODE_SERVER_CORS_ORIGINS',
       'IRONCODE_SERVER_BODY_LIMIT_BYTES',
       'IRONCODE_SERVER_RATE_LIMIT_WINDOW_SECONDS',
@@ -304,6 +312,17 @@ describe('loadConfig accepts valid configuration', () => {
       'IRONCODE_AUTH_LOCAL_OPERATOR_NAME',
       'IRONCODE_AUTH_LOCAL_OPERATOR_ROLES',
       'IRONCODE_AUDIT_MAX_BATCH',
+      'IRONCODE_TOOLS_PER_PRINCIPAL_RATE_PER_SECOND',
+      'IRONCODE_TOOLS_PER_PRINCIPAL_BURST',
+      'IRONCODE_TOOLS_PER_PRINCIPAL_CONCURRENCY',
+      'IRONCODE_TOOLS_PER_TOOL_RATE_PER_SECOND',
+      'IRONCODE_TOOLS_PER_TOOL_BURST',
+      'IRONCODE_TOOLS_PER_TOOL_CONCURRENCY',
+      'IRONCODE_TOOLS_BREAKER_CONSECUTIVE_FAILURES',
+      'IRONCODE_TOOLS_BREAKER_HALF_OPEN_AFTER_SECONDS',
+      'IRONCODE_TOOLS_SESSIONS_MAX',
+      'IRONCODE_TOOLS_SESSIONS_TTL_SECONDS',
+      'IRONCODE_TOOLS_SESSIONS_MAX_LIFETIME_SECONDS',
     ]);
   });
 });

@@ -99,6 +99,11 @@ export const configFieldsSchema = z.strictObject({
       port: z.number().int().min(0).max(65535).default(7400),
       /** Proxies whose X-Forwarded-For is believed; nobody's by default. */
       trustedProxies: z.array(z.string().refine(isAddressOrCidr, 'must be an IP address or CIDR block')).default([]),
+      /**
+       * Host names this server may be addressed by (the Host header), besides localhost and
+       * the address it listens on: /mcp refuses any other, against DNS rebinding.
+       */
+      allowedHosts: z.array(z.string().refine(isHost, 'must be a host name or IP address')).default([]),
       /** Browser origins allowed by CORS; none by default. */
       corsOrigins: z.array(origin).default([]),
       bodyLimitBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
@@ -143,6 +148,42 @@ export const configFieldsSchema = z.strictObject({
     .strictObject({
       /** Most events one group commit writes. */
       maxBatch: z.number().int().min(1).max(10_000).default(512),
+    })
+    .prefault({}),
+  /** Admission to the tool plane, on top of the HTTP limits: every caller (MCP, REST, agents) passes it. */
+  tools: z
+    .strictObject({
+      /** Calls per second a principal may make on average, and the burst above it. */
+      perPrincipal: z
+        .strictObject({
+          ratePerSecond: z.number().positive().default(100),
+          burst: z.number().int().positive().default(1000),
+          concurrency: z.number().int().positive().default(32),
+        })
+        .prefault({}),
+      /** The same per tool, over all principals. */
+      perTool: z
+        .strictObject({
+          ratePerSecond: z.number().positive().default(2000),
+          burst: z.number().int().positive().default(4000),
+          concurrency: z.number().int().positive().default(64),
+        })
+        .prefault({}),
+      /** A tool whose calls fail this many times in a row is refused for a while. */
+      breaker: z
+        .strictObject({
+          consecutiveFailures: z.number().int().min(1).default(5),
+          halfOpenAfterSeconds: seconds(30),
+        })
+        .prefault({}),
+      /** Process sessions (desktop_start_process): how many, and how long finished ones stay readable. */
+      sessions: z
+        .strictObject({
+          max: z.number().int().min(1).max(1024).default(64),
+          ttlSeconds: seconds(600),
+          maxLifetimeSeconds: seconds(3600),
+        })
+        .prefault({}),
     })
     .prefault({}),
 });

@@ -25,6 +25,7 @@ describe('the error catalogue', () => {
       payloadTooLarge: ['IRON_PAYLOAD_TOO_LARGE', 413, 2],
       rateLimited: ['IRON_RATE_LIMITED', 429, 75],
       timeout: ['IRON_TIMEOUT', 504, 124],
+      cancelled: ['IRON_CANCELLED', 499, 130],
       upstream: ['IRON_UPSTREAM', 502, 69],
       unavailable: ['IRON_UNAVAILABLE', 503, 69],
       internal: ['IRON_INTERNAL', 500, 70],

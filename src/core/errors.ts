@@ -14,6 +14,8 @@ export const ERROR_KINDS = {
   payloadTooLarge: { code: 'IRON_PAYLOAD_TOO_LARGE', status: 413, exitCode: 2, retryable: false },
   rateLimited: { code: 'IRON_RATE_LIMITED', status: 429, exitCode: 75, retryable: true },
   timeout: { code: 'IRON_TIMEOUT', status: 504, exitCode: 124, retryable: true },
+  /** The caller gave up (cancelled the request, closed the connection); 499 as nginx logs it. */
+  cancelled: { code: 'IRON_CANCELLED', status: 499, exitCode: 130, retryable: false },
   upstream: { code: 'IRON_UPSTREAM', status: 502, exitCode: 69, retryable: true },
   unavailable: { code: 'IRON_UNAVAILABLE', status: 503, exitCode: 69, retryable: true },
   internal: { code: 'IRON_INTERNAL', status: 500, exitCode: 70, retryable: false },

@@ -12,6 +12,8 @@ export interface Metrics {
   readonly rateLimited: Counter<'scope'>;
   readonly auditWriteSeconds: Histogram;
   readonly auditBatchSize: Histogram;
+  readonly toolCalls: Counter<'tool' | 'outcome'>;
+  readonly toolDuration: Histogram<'tool'>;
   render(): Promise<string>;
   readonly contentType: string;
 }
@@ -56,8 +58,23 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
     buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
     registers: [registry],
   });
+  const toolCalls = new Counter({
+    name: 'ironcode_tool_calls_total',
+    help: 'Tool calls through the invoke pipeline, by tool and outcome (ok, invalid, forbidden, denied, limited, cancelled, failed).',
+    labelNames: ['tool', 'outcome'] as const,
+    registers: [registry],
+  });
+  const toolDuration = new Histogram({
+    name: 'ironcode_tool_call_seconds',
+    help: 'Time from the call reaching invoke to its result, audit included.',
+    labelNames: ['tool'] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5, 30],
+    registers: [registry],
+  });
   return {
     registry,
+    toolCalls,
+    toolDuration,
     httpRequests,
     httpDuration,
     authFailures,

@@ -1,7 +1,7 @@
 export { actionSchema, type Action } from './action.js';
 export { allow, deny, SEVERITIES, type Decision, type Severity } from './decision.js';
 export { createHost, expandGlob, SAFE_PATH, type PolicyHost } from './host.js';
-export { createPolicy, type Policy, type PolicyOptions } from './kernel.js';
+export { createPolicy, type PathCheck, type Policy, type PolicyOptions } from './kernel.js';
 export type { Judgement } from './command-judge.js';
 export type { StageView } from './command-normalise.js';
 export { canonicalPath, decidePath, isInside, type PathOp } from './paths.js';
@@ -12,3 +12,4 @@ export { parseCidr } from './ip.js';
 export { loadShellParser, parseCommandLine } from './shell-parse.js';
 export { checkAddress, checkUrl, checkUrlSyntax, type NetworkRules, type Resolve } from './url.js';
 export { isSensitiveFile } from './sensitive-paths.js';
+export { canonicalCommandName, commandGroup } from './command-catalogue.js';

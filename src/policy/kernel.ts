@@ -3,7 +3,7 @@ import { judgeArgv, judgeCommandLine, type Judgement } from './command-judge.js'
 import type { Action } from './action.js';
 import { deny, type Decision } from './decision.js';
 import { createHost, type PolicyHost } from './host.js';
-import { decidePath, isInside } from './paths.js';
+import { canonicalPath, decideCanonicalPath, decidePath, isInside, type PathOp } from './paths.js';
 import type { Profile } from './profile-schema.js';
 import { loadShellParser } from './shell-parse.js';
 import { checkUrl } from './url.js';
@@ -18,6 +18,16 @@ export interface Policy {
   decide(action: Action, options?: { cwd?: string }): Promise<Decision>;
   /** A command with everything that hit and the exact form that would run. */
   judgeCommand(command: { line: string } | { argv: readonly string[] }, options?: { cwd?: string }): Promise<Judgement>;
+  /**
+   * A path decision with the canonical path it was made on, for capabilities that
+   * then open exactly that path (absent when the path could not be resolved).
+   */
+  checkPath(op: PathOp, raw: string, options?: { cwd?: string }): PathCheck;
+}
+
+export interface PathCheck {
+  decision: Decision;
+  path?: string;
 }
 
 export interface PolicyOptions {
@@ -56,10 +66,18 @@ export async function createPolicy(options: PolicyOptions): Promise<Policy> {
     return 'line' in command ? judgeCommandLine(command.line, ctx) : judgeArgv(command.argv, ctx);
   };
 
+  const checkPath: Policy['checkPath'] = (op, raw, opts) => {
+    const ctx = context(opts?.cwd);
+    const canonical = canonicalPath(raw, ctx);
+    if (!canonical.ok) return { decision: canonical.decision };
+    return { decision: decideCanonicalPath(op, canonical.path, ctx, raw), path: canonical.path };
+  };
+
   return {
     profile,
     roots,
     judgeCommand,
+    checkPath,
     async decide(action, opts) {
       switch (action.kind) {
         case 'command':

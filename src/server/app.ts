@@ -13,6 +13,7 @@ import { apiKeyRoutes } from './routes/api-keys.js';
 import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
 import { healthRoutes } from './routes/health.js';
+import { registerMcpRoutes } from './routes/mcp.js';
 import { roleRoutes } from './routes/roles.js';
 import { userRoutes } from './routes/users.js';
 
@@ -130,9 +131,10 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
   // keepAliveTimeout (72 s), and close() with it. Answers sent while closing say
   // "Connection: close", so shutdown waits for the in-flight requests and no longer.
   let closing = false;
-  app.addHook('preClose', (done) => {
+  app.addHook('preClose', async () => {
     closing = true;
-    done();
+    // Open MCP streams (a 2025-era client's GET stream lives as long as its session) would hold close() forever.
+    await deps.mcp?.close();
   });
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) void reply.header('connection', 'close');
@@ -202,6 +204,13 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
         if (route.status === 204) return reply.code(204).send();
         return reply.code(route.status ?? 200).send(result);
       },
+    });
+  }
+  if (deps.mcp !== undefined) {
+    registerMcpRoutes(app, deps, deps.mcp, {
+      authenticate,
+      limitPrincipal: (request, reply, principal) => enforceLimit(request, reply, 'principal', principal.id, limits.perPrincipal, principal),
+      meta: requestMeta,
     });
   }
   return app;

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { AuditLog, VerifyResult } from '../audit/index.js';
 import type { Clock, Config } from '../core/index.js';
 import type { Identity } from '../identity/index.js';
+import type { McpHttpEndpoint } from '../mcp/index.js';
 import type { Metrics } from '../observability/index.js';
 import type { Store } from '../store/index.js';
 import type { RateLimiter } from './rate-limiter.js';
@@ -18,4 +19,6 @@ export interface ServerDeps {
   rateLimiter: RateLimiter;
   clock: Clock;
   version: string;
+  /** Streamable HTTP at /mcp; absent, the route does not exist. */
+  mcp?: McpHttpEndpoint;
 }

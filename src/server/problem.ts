@@ -26,6 +26,7 @@ const TITLES: Record<ErrorKind, string> = {
   payloadTooLarge: 'Request body too large',
   rateLimited: 'Too many requests',
   timeout: 'Timed out',
+  cancelled: 'Cancelled by the client',
   upstream: 'Upstream failure',
   unavailable: 'Unavailable',
   internal: 'Internal error',
