@@ -80,14 +80,12 @@ describe('ironcode mcp (stdio)', () => {
   });
 
   it('sends progress while a command runs and kills it when the call is cancelled', async () => {
-    const marker = `ironcode-cancel-${process.pid}`;
     const progress: number[] = [];
     const controller = new AbortController();
     const call = operator.client.callTool(
-      { name: 'desktop_run_command', arguments: { argv: ['sleep', '30'], cwd: '.', stdin: marker } },
+      { name: 'desktop_run_command', arguments: { argv: ['sleep', '30'], cwd: '.' } },
       { onprogress: (p) => progress.push(p.progress), signal: controller.signal, timeout: 60_000 },
     );
-    // `sleep 30` with a marker we can find in /proc would need a marker in argv: use a session instead below.
     await new Promise((resolve) => setTimeout(resolve, 2500));
     controller.abort('user pressed stop');
     await expect(call).rejects.toThrow();

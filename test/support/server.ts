@@ -30,6 +30,8 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** Reuse a data dir / database of an earlier server (then no admin password is printed). */
   reuse?: { dataDir: string; env: NodeJS.ProcessEnv };
+  /** More flags for `ironcode serve` (`--root`, `--profile`). */
+  args?: string[];
 }
 
 /**
@@ -45,7 +47,7 @@ export async function startServer(options: StartOptions = {}): Promise<RunningSe
     storeEnv = { IRONCODE_DATABASE_URL: scratch.url };
   }
   const env: NodeJS.ProcessEnv = { ...process.env, IRONCODE_LOG_LEVEL: 'warn', ...storeEnv, ...options.env };
-  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'serve', '--port', '0', '--data-dir', dataDir, ...(options.args ?? [])], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
