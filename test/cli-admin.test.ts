@@ -159,18 +159,18 @@ describe.each(DIALECTS)('ironcode db, admin and audit on %s', (dialect) => {
     await store?.dispose();
   });
 
-  it('db status lists the migration as pending; db migrate applies 0001, then says up to date', { timeout: CLI_TIMEOUT }, async () => {
+  it('db status lists the migrations as pending; db migrate applies them, then says up to date', { timeout: CLI_TIMEOUT }, async () => {
     const pending = expectOk(await store.cli(['db', 'status']));
-    expect(pending.stdout).toMatch(/^pending\s+0001-identity-and-audit$/m);
+    expect(pending.stdout).toMatch(/^pending\s+0001-identity-and-audit\npending\s+0002-approvals$/m);
     expect(pending.stdout).not.toMatch(/^applied/m);
 
     const first = expectOk(await store.cli(['db', 'migrate']));
-    expect(first.stdout).toMatch(/: applied 0001-identity-and-audit\n$/);
+    expect(first.stdout).toMatch(/: applied 0001-identity-and-audit, 0002-approvals\n$/);
     const again = expectOk(await store.cli(['db', 'migrate']));
-    expect(again.stdout).toMatch(/: up to date \(1 migrations\)\n$/);
+    expect(again.stdout).toMatch(/: up to date \(2 migrations\)\n$/);
 
     const status = expectOk(await store.cli(['db', 'status']));
-    expect(status.stdout).toBe('applied  0001-identity-and-audit\n');
+    expect(status.stdout).toBe('applied  0001-identity-and-audit\napplied  0002-approvals\n');
     // The migration wrote no audit events; the log starts empty.
     expect(await auditCount(store)).toBe(0);
   });

@@ -25,7 +25,7 @@ const INITIALIZE = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'initialize',
 
 /** /mcp on the real `ironcode serve`, with the official SDK client in both protocol eras. */
 describe('ironcode serve: MCP over Streamable HTTP', () => {
-  const { root, dataDir } = mcpWorkspace();
+  const { root } = mcpWorkspace();
   let server: RunningServer;
   let operatorKey: string;
   let viewerKey: string;

@@ -91,7 +91,7 @@ describe.each(DIALECTS)('first start and restart on %s', (dialect) => {
       expect(out.match(/password:/g)).toHaveLength(1);
       expect(out).toMatch(/created the first administrator/);
       expect(first.admin.password).toMatch(/^[0-9A-Za-z]{20,}$/);
-      expect(out).toMatch(new RegExp(`listening on http://127\\.0\\.0\\.1:\\d+ \\(store: ${dialect} `));
+      expect(out).toMatch(new RegExp(`listening on http://127\\.0\\.0\\.1:\\d+ \\(MCP at http://127\\.0\\.0\\.1:\\d+/mcp; store: ${dialect} `));
       await login(first, 'admin', first.admin.password);
       expect(await first.stop()).toBe(0);
       // "Not stored anywhere readable": not in any file of the data dir.
@@ -301,7 +301,7 @@ describe('two servers sharing PostgreSQL and Redis', () => {
   });
 
   it('both say they use Redis', () => {
-    for (const server of [a, b]) expect(server.stdout()).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+ \(store: postgres postgres:\/\/\S+, redis\)/);
+    for (const server of [a, b]) expect(server.stdout()).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+ \(MCP at \S+; store: postgres postgres:\/\/\S+, redis\)/);
     expect(b.stdout()).not.toMatch(/password:/);
   });
 

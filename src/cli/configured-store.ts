@@ -7,7 +7,7 @@ import type { MigrationReport, Store } from '../store/index.js';
  * migrated to the latest schema; closed again when migrating fails.
  */
 export async function openConfiguredStore(config: Config, env: NodeJS.ProcessEnv = process.env): Promise<{ store: Store; migrations: MigrationReport }> {
-  const store = openStore({ dataDir: config.dataDir, databaseUrl: env.IRONCODE_DATABASE_URL });
+  const store = openStore({ dataDir: config.dataDir, databaseUrl: env.IRONCODE_DATABASE_URL, sqliteSynchronous: config.store.sqliteSynchronous });
   try {
     return { store, migrations: await migrateToLatest(store) };
   } catch (error) {

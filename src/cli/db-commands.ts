@@ -16,7 +16,7 @@ export function registerDb(program: Command): void {
       .action(async (flags: StoreFlags) => {
         const config = loadStoreConfig(flags);
         const { migrateToLatest, migrationStatus, openStore } = await import('../store/index.js');
-        const store = openStore({ dataDir: config.dataDir, databaseUrl: process.env.IRONCODE_DATABASE_URL });
+        const store = openStore({ dataDir: config.dataDir, databaseUrl: process.env.IRONCODE_DATABASE_URL, sqliteSynchronous: config.store.sqliteSynchronous });
         try {
           if (name === 'migrate') {
             const report = await migrateToLatest(store);

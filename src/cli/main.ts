@@ -2,6 +2,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { isIronError, toIronError } from '../core/index.js';
 import { registerAdmin } from './admin-commands.js';
+import { registerApprovals } from './approvals-commands.js';
 import { registerAudit } from './audit-cli.js';
 import { registerDb } from './db-commands.js';
 import { execCommand } from './exec-command.js';
@@ -78,6 +79,7 @@ function buildProgram(exit: { code: number }, argv: readonly string[]): Command 
   registerAdmin(program);
   registerDb(program);
   registerAudit(program, exit);
+  registerApprovals(program);
   return program;
 }
 

@@ -41,7 +41,7 @@ export async function serveMcp(flags: McpFlags, version: string): Promise<number
     const first = await principal();
     const plane = await openToolPlane(config, runtime, logger);
     try {
-      const server = serveMcpOverStdio({ invoker: plane.invoker, version, logger, principal, descriptions: flags.descriptions });
+      const server = serveMcpOverStdio({ invoker: plane.invoker, approvals: plane.approvals, version, logger, principal, descriptions: flags.descriptions });
       const stop = () => void server.close();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
@@ -58,15 +58,26 @@ export async function serveMcp(flags: McpFlags, version: string): Promise<number
   }
 }
 
+const KEY_RECHECK_MS = 1000;
+
 type IdentityLike = { authenticate(credential: string, meta: object): Promise<Principal>; localOperator(): Principal };
 
 async function resolvePrincipal(identity: IdentityLike, apiKey: string | undefined, localOperator: boolean): Promise<() => Promise<Principal>> {
   if (apiKey !== undefined && apiKey !== '') {
     const check = () => identity.authenticate(apiKey, { userAgent: 'ironcode-mcp-stdio' });
-    await check().catch((error: unknown) => {
+    let current = await check().catch((error: unknown) => {
       throw new UnauthenticatedError(`the API key was refused (${error instanceof Error ? error.message : String(error)}); create a new one with \`ironcode admin create-api-key\``);
     });
-    return check;
+    // Checked again at most every second: a revoked or expired key stops within a second,
+    // without two queries on every call of a busy session.
+    let checkedAt = Date.now();
+    return async () => {
+      if (Date.now() - checkedAt >= KEY_RECHECK_MS) {
+        current = await check();
+        checkedAt = Date.now();
+      }
+      return current;
+    };
   }
   if (!localOperator) throw new UnauthenticatedError(NO_PRINCIPAL);
   const operator = identity.localOperator();

@@ -52,9 +52,10 @@ export async function serve(flags: ServeFlags, version: string): Promise<number>
       );
     }
     plane = await openToolPlane(config, runtime, logger);
-    const mcp = createMcpHttpEndpoint({ invoker: plane.invoker, version, logger });
+    const mcp = createMcpHttpEndpoint({ invoker: plane.invoker, approvals: plane.approvals, version, logger });
     const app = await buildServer({
       mcp,
+      approvals: plane.approvals,
       config,
       store: runtime.store,
       identity: runtime.identity,

@@ -205,6 +205,7 @@ describe('loadConfig accepts valid configuration', () => {
       lockout: { maxFailures: 5, windowSeconds: 900, lockSeconds: 1800 },
       localOperator: { enabled: false, name: 'local-operator', roles: [] },
     },
+    store: { sqliteSynchronous: 'normal' },
     audit: { maxBatch: 512 },
     tools: {
       perPrincipal: { ratePerSecond: 100, burst: 1000, concurrency: 32 },
@@ -311,6 +312,7 @@ describe('loadConfig accepts valid configuration', () => {
       'IRONCODE_AUTH_LOCAL_OPERATOR_ENABLED',
       'IRONCODE_AUTH_LOCAL_OPERATOR_NAME',
       'IRONCODE_AUTH_LOCAL_OPERATOR_ROLES',
+      'IRONCODE_STORE_SQLITE_SYNCHRONOUS',
       'IRONCODE_AUDIT_MAX_BATCH',
       'IRONCODE_TOOLS_PER_PRINCIPAL_RATE_PER_SECOND',
       'IRONCODE_TOOLS_PER_PRINCIPAL_BURST',

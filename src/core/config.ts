@@ -144,6 +144,15 @@ export const configFieldsSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  store: z
+    .strictObject({
+      /**
+       * SQLite durability: normal (commits survive a crash of ironcode, and reach the disk
+       * within a second) or full (every commit waits for the disk; survives power loss).
+       */
+      sqliteSynchronous: z.enum(['normal', 'full']).default('normal'),
+    })
+    .prefault({}),
   audit: z
     .strictObject({
       /** Most events one group commit writes. */

@@ -26,6 +26,8 @@ audit:read                          -       -         Y      -   Y
 audit:verify                        -       -         Y      -   Y
 metrics:read                        -       -         Y      -   Y
 signing-keys:rotate                 -       -         Y      -   -
+approvals:read                      -       -         Y      -   -
+approvals:decide                    -       -         Y      -   -
 tool.desktop.read_file:read         Y       Y         Y      Y   Y
 tool.desktop.write_file:write       -       Y         Y      -   -
 tool.desktop.run_command:execute    -       Y         Y      Y   -

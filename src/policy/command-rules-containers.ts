@@ -9,7 +9,7 @@ import type { ToolRule } from './command-rules-tools.js';
 
 const DOCKER_READ = new Set(['ps', 'images', 'logs', 'inspect', 'version', 'info', 'stats', 'top', 'port', 'diff', 'history', 'events', 'search', 'help']);
 const DOCKER_CHECKED = new Set(['run', 'create', 'build', 'pull', 'exec']);
-const DOCKER_OBJECT_READ = new Set(['ls', 'list', 'inspect', 'logs', 'ps', 'top', 'history', 'config', 'images', 'version']);
+const DOCKER_OBJECT_READ = new Set(['ls', 'list', 'inspect', 'logs', 'ps', 'top', 'history', 'config', 'images', 'version', 'df', 'info', 'events']);
 const HOST_NAMESPACE = /^--(pid|network|net|ipc|uts|userns|cgroupns)$/;
 
 export const docker: ToolRule = ({ args, relaxed }, out) => {

@@ -64,11 +64,13 @@ export const git: ToolRule = ({ args }, out) => {
     const use = GIT_PATH_OPTIONS[option.name];
     if (use !== undefined && option.value !== undefined) out.path(use, option.value, `git ${sub} ${option.name}`);
   }
-  for (const operand of parsedSub.operands) {
-    if (/^[a-z+]+:\/\//i.test(operand) || /^[\w.-]+@[\w.-]+:/.test(operand)) continue;
-    if (operand.startsWith('/') || operand.startsWith('..') || operand.includes('/../')) out.path(sub === 'clone' ? 'write' : 'read', operand, `git ${sub} path`);
+  parsedSub.operands.forEach((operand, i) => {
+    if (/^[a-z+]+:\/\//i.test(operand) || /^[\w.-]+@[\w.-]+:/.test(operand)) return;
+    // clone creates its directory, the operand after the repository: a write wherever it is (`git clone URL .husky`).
+    if (sub === 'clone' && i > 0) out.path('write', operand, 'git clone directory');
+    else if (operand.startsWith('/') || operand.startsWith('..') || operand.includes('/../')) out.path('read', operand, `git ${sub} path`);
     else out.path('read', operand, `git ${sub} argument`);
-  }
+  });
 };
 
 function gitConfig(args: readonly string[], out: Findings): void {

@@ -1,6 +1,6 @@
 import { operandSpec } from './command-catalogue.js';
 import type { Findings } from './command-findings.js';
-import { parseArgs } from './command-options.js';
+import { optionValues, parseArgs } from './command-options.js';
 import { judgeOperands } from './command-rules.js';
 import type { ToolRule } from './command-rules-tools.js';
 
@@ -67,8 +67,7 @@ export const listeners: ToolRule = ({ args, layer }, out) => {
     return;
   }
   if (layer.name === 'openssl') {
-    if (args[0] === 's_server') out.deny('command.reverse-shell', 'high', 'openssl s_server listens for connections');
-    judgeOperands('openssl', args.slice(1), { args: 'read' }, false, out);
+    openssl(args, out);
     return;
   }
   const parsed = parseArgs(args, { values: ['-p', '-s', '-w', '-i', '-q', '-x', '-X', '--source', '--source-port', '-o', '--output', '--proxy', '--proxy-type'] });
@@ -85,11 +84,42 @@ export const pip: ToolRule = ({ args }, out) => {
   }
 };
 
-export const remoteExecOptions: ToolRule = ({ args, layer }, out) => {
+/** The client connections of openssl reach any address: judged as URLs; s_server listens. */
+function openssl(args: readonly string[], out: Findings): void {
+  const [sub, ...rest] = args;
+  const spec = operandSpec('openssl');
+  const client = sub === 's_client' || sub === 's_time';
+  if (sub === 's_server') out.deny('command.reverse-shell', 'high', 'openssl s_server listens for connections');
+  // A client's operand is host:port, not a file.
+  judgeOperands('openssl', rest, client ? { ...spec, args: 'text' } : spec, false, out);
+  if (!client) return;
+  const parsed = parseArgs(rest, { values: [...(spec.values ?? []), ...Object.keys(spec.paths ?? {})] });
+  const host = optionValues(parsed, '-host')[0];
+  const port = optionValues(parsed, '-port')[0];
+  // Without -connect (or a host:port operand) s_client connects to localhost:4433.
+  const targets = [...optionValues(parsed, '-connect', '-proxy'), ...parsed.operands];
+  if (targets.length === 0) targets.push(`${host ?? 'localhost'}:${port ?? '4433'}`);
+  // host:port, so the scheme is ours (`localhost:4433` is not a URL with scheme localhost).
+  for (const target of targets) urlArgument(target.includes('://') ? target : `https://${target}`, `openssl ${sub}`, out);
+}
+
+/** rsync and scp operands written `host:path` or `rsync://…` are on another machine; the rest are local paths. */
+const isRemoteOperand = (operand: string): boolean => /^[^/]*:/.test(operand);
+
+export const remoteExecOptions: ToolRule = ({ args, layer, stdinFromPipe, stdinContent }, out) => {
   const bad = args.find((a, i) => /^(-o)?(ProxyCommand|LocalCommand|PermitLocalCommand|KnownHostsCommand|Match)\b/i.test(a.replace(/^-o/, '')) && (a.startsWith('-o') || args[i - 1] === '-o'));
   if (bad !== undefined) out.deny('command.exec-option', 'critical', `${layer.name} option ${JSON.stringify(bad)} runs a local command`);
   if (layer.name === 'rsync' && args.some((a) => a === '-e' || a.startsWith('--rsh') || a.startsWith('--rsync-path') || /^-[a-zA-Z]*e/.test(a))) {
     out.deny('command.exec-option', 'critical', 'rsync -e/--rsh/--rsync-path runs a command');
   }
-  if (layer.name === 'scp' && args.some((a) => a === '-S')) out.deny('command.exec-option', 'critical', 'scp -S runs a program');
+  // Copies between local paths (or to and from them) are judged as cp is: in permissive,
+  // where remote-shell is relaxed, rsync and scp are otherwise a copy the path rules never see.
+  if (layer.name === 'rsync' || layer.name === 'scp' || layer.name === 'sftp') {
+    judgeOperands(layer.name, args, operandSpec(layer.name), layer.unseenOperands, out, (operand) => !isRemoteOperand(operand));
+  }
+  // sftp runs `!command` lines of its batch input locally; piped input is unseen.
+  if (layer.name === 'sftp') {
+    if (stdinFromPipe) out.deny('command.pipe-to-interpreter', 'critical', 'piping into sftp runs the previous command\'s output as sftp commands, local `!command` lines included');
+    else if (stdinContent !== undefined && /^\s*-?!/m.test(stdinContent)) out.deny('command.inline-code', 'high', 'sftp !command runs a local shell command');
+  }
 };

@@ -1,3 +1,4 @@
+import { verbSpec } from './command-catalogue.js';
 import { parseArgs } from './command-options.js';
 import type { ToolRule } from './command-rules-tools.js';
 
@@ -62,5 +63,37 @@ export const hostname: ToolRule = ({ args }, out) => {
   const parsed = parseArgs(args, { values: ['-F', '--file'] });
   if (parsed.operands.length > 0 || parsed.options.some((o) => o.name === '-F' || o.name === '--file')) {
     out.deny('command.system-modification', 'high', 'hostname with a name sets the host name');
+  }
+};
+
+/**
+ * hostnamectl, timedatectl, loginctl, localectl, resolvectl, chronyc, busctl, gdbus:
+ * the sub-command says whether they only read. What their catalogue entry lists as
+ * reading runs; every other sub-command changes the machine. Listing the reads (not
+ * the changes) means a sub-command added in a later release is refused, not missed.
+ */
+export const verbs: ToolRule = ({ args, layer }, out) => {
+  const spec = verbSpec(layer.name);
+  if (spec === undefined) return;
+  const parsed = parseArgs(args, { values: spec.values ?? [] });
+  const refuse = (reason: string) => out.deny('command.system-modification', 'high', reason);
+  const multi = parsed.options.some((o) => spec.multi?.includes(o.name)) && parsed.operands.length > 0;
+  const commands = multi
+    ? parsed.operands.map((operand) => operand.split(/\s+/).filter(Boolean))
+    : [spec.joined ? parsed.operands.join(' ').split(/\s+/).filter(Boolean) : parsed.operands];
+  for (const words of commands) {
+    const [verb, ...rest] = words;
+    if (verb === undefined) {
+      const info = parsed.options.some((o) => spec.info?.includes(o.name));
+      if (spec.noVerb === 'change' && !info) refuse(`${layer.name} without a command reads its commands from standard input, unseen; they can change ${spec.changes}`);
+      continue;
+    }
+    const reads = spec.read.some((entry) => {
+      const expected = entry.split(' ');
+      return expected.every((word, i) => words[i] === word);
+    });
+    const getter = spec.getters?.[verb];
+    if (reads || (getter !== undefined && rest.length <= getter)) continue;
+    refuse(`${layer.name} ${words.join(' ')} changes ${spec.changes}`);
   }
 };

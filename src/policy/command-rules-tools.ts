@@ -3,7 +3,10 @@ import type { LayerContext } from './command-rules.js';
 import { find, tar, sed, chmodLike, dd, rm, jq } from './command-rules-files.js';
 import { git } from './command-rules-git.js';
 import { docker, kubectl, helm } from './command-rules-containers.js';
-import { systemctl, journalctl, packages, killers, ip, date, hostname } from './command-rules-system.js';
+import { systemctl, journalctl, packages, killers, ip, date, hostname, verbs } from './command-rules-system.js';
+import { multiplexers } from './command-rules-multiplexers.js';
+import { databases } from './command-rules-databases.js';
+import { verbPrograms } from './command-catalogue.js';
 import { curl, wget, listeners, pip, remoteExecOptions } from './command-rules-network.js';
 import { make, npm, commandStringOptions } from './command-rules-runners.js';
 
@@ -44,6 +47,9 @@ export const TOOL_RULES: Record<string, ToolRule> = {
   '@killers': killers,
   '@remote': remoteExecOptions,
   '@pagers': commandStringOptions,
+  '@multiplexers': multiplexers,
+  '@databases': databases,
   script: commandStringOptions,
+  ...Object.fromEntries(verbPrograms().map((name) => [name, verbs])),
 };
 

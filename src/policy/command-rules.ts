@@ -15,6 +15,8 @@ export interface LayerContext {
   /** Where the command sits: standard input from a pipe, a here-document or a file. */
   stdinFromPipe: boolean;
   stdinText: boolean;
+  /** The here-document or here-string itself, for programs that read commands from it. */
+  stdinContent?: string;
   stdinFile: boolean;
   interactiveAllowed: boolean;
   relaxed: ReadonlySet<string>;
@@ -22,7 +24,7 @@ export interface LayerContext {
 
 const GROUP_RULES: Record<string, { rule: string; severity: 'critical' | 'high' | 'medium'; reason: string }> = {
   builtins: { rule: 'command.shell-builtin', severity: 'high', reason: 'is a shell built-in that evaluates code or runs commands; ironcode runs no shell' },
-  privilege: { rule: 'command.privilege-escalation', severity: 'critical', reason: 'changes user or privileges' },
+  privilege: { rule: 'command.privilege-escalation', severity: 'critical', reason: 'changes user or privileges, or the root and mounts a command sees' },
   destructive: { rule: 'command.system-modification', severity: 'critical', reason: 'changes file systems or devices' },
   power: { rule: 'command.system-modification', severity: 'critical', reason: 'stops or restarts the machine' },
   services: { rule: 'command.system-modification', severity: 'high', reason: 'controls system services' },
@@ -33,14 +35,19 @@ const GROUP_RULES: Record<string, { rule: string; severity: 'critical' | 'high' 
   debuggers: { rule: 'command.debugger', severity: 'high', reason: 'attaches to or traces processes' },
   remote: { rule: 'command.remote-shell', severity: 'high', reason: 'runs commands on or copies files to other hosts' },
   pagers: { rule: 'command.pager-editor', severity: 'medium', reason: 'is an interactive program with shell escapes' },
+  // As `&`: what runs in the background escapes the time limit and the cleanup of the process group.
+  detachers: { rule: 'command.detach', severity: 'medium', reason: 'starts a daemon that outlives the command, its time limit and the process-group cleanup; use a process session' },
+  shellrunners: { rule: 'command.inline-code', severity: 'high', reason: 'runs its command arguments through a shell' },
+  systembus: { rule: 'command.system-modification', severity: 'high', reason: 'calls methods of system services over D-Bus (power, log-ins, host name, units)' },
 };
 
 /** Reading pagers are fine when they only page files; `+cmd` runs less commands. */
 const PAGING_READERS = new Set(['less', 'more']);
 
 export function judgeLayer(ctx: LayerContext, out: Findings): void {
-  const { name, argv } = ctx.layer;
-  const args = argv.slice(1);
+  const { name, argv, ownArgs } = ctx.layer;
+  // A wrapper is judged on its own words; the command it wraps is a layer of its own.
+  const args = ownArgs === undefined ? argv.slice(1) : argv.slice(1, 1 + ownArgs);
   const group = commandGroup(name);
 
   const groupRule = group ? GROUP_RULES[group] : undefined;
@@ -72,9 +79,14 @@ function isSysctlRead(args: readonly string[]): boolean {
   return !args.some((a) => a.includes('=') || ['-w', '--write', '-p', '--load', '--system', '-f'].includes(a));
 }
 
-/** The path rules for a command's operands and path-valued options, by its catalogue entry. */
-export function judgeOperands(name: string, args: readonly string[], spec: OperandSpec, unseen: boolean, out: Findings): void {
-  const parsed = parseArgs(args, { values: [...(spec.values ?? []), ...Object.keys(spec.paths ?? {}), ...(spec.exec ?? [])], known: spec.follows ?? [] });
+/**
+ * The path rules for a command's operands and path-valued options, by its catalogue entry.
+ * `isLocal` leaves out operands that name no local file (rsync's `host:path`); they still
+ * count for which operand is the last.
+ */
+export function judgeOperands(name: string, args: readonly string[], spec: OperandSpec, unseen: boolean, out: Findings, isLocal: (operand: string) => boolean = () => true): void {
+  const words = spec.foldCase ? args.map(foldOptionCase) : args;
+  const parsed = parseArgs(words, { values: [...(spec.values ?? []), ...Object.keys(spec.paths ?? {}), ...(spec.exec ?? [])], attached: spec.attached ?? [], known: spec.follows ?? [] });
   for (const option of parsed.options) {
     if (spec.exec?.includes(option.name)) {
       out.deny('command.exec-option', 'high', `${name} ${option.name} runs ${option.value === undefined ? 'a program' : JSON.stringify(option.value)}`);
@@ -97,7 +109,7 @@ export function judgeOperands(name: string, args: readonly string[], spec: Opera
     out.deny('command.follow-symlinks', 'medium', `${name} ${follow.name} follows symbolic links, which can lead out of the workspace; ${name === 'grep' ? 'use grep -r' : 'drop the option'}`);
   }
   let kind = spec.args;
-  if (name === 'sed' && hasOption(parsed, '-i', '--in-place')) kind = 'write';
+  if (spec.inPlace !== undefined && hasOption(parsed, ...spec.inPlace)) kind = 'write';
   if (kind === 'text') return;
   const skipNone = spec.skipUnless?.some((o) => hasOption(parsed, o)) ?? false;
   const operands = parsed.operands.slice(skipNone ? 0 : (spec.skip ?? 0));
@@ -106,8 +118,16 @@ export function judgeOperands(name: string, args: readonly string[], spec: Opera
   }
   operands.forEach((operand, i) => {
     const last = i === operands.length - 1 && operands.length > 1 && spec.last !== undefined;
-    out.path(last ? spec.last! : kind, operand, `${name} argument`);
+    if (isLocal(operand)) out.path(last ? spec.last! : kind, operand, `${name} argument`);
   });
+}
+
+/** `-OutDir`, `--OUTDIR` → `--outdir`, for programs that read option names that way (tsc); `-p` stays. */
+function foldOptionCase(word: string): string {
+  const match = /^(--?)([A-Za-z][\w-]*)(=.*)?$/.exec(word);
+  if (match === null) return word;
+  const [, dashes, name, value] = match;
+  return `${dashes === '-' && name!.length > 1 ? '--' : dashes}${name!.toLowerCase()}${value ?? ''}`;
 }
 
 /** Absolute, home-relative or climbing paths, for options we know nothing else about. */

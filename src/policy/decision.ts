@@ -9,6 +9,11 @@ export interface Decision {
   rule: string;
   severity: Severity;
   reason: string;
+  /**
+   * A refusal the profile marks `ask`: a person may allow this exact action (an
+   * approval), where a plain refusal is final. Never set on a critical refusal.
+   */
+  ask?: boolean;
 }
 
 export function allow(rule: string, reason: string): Decision {

@@ -11,5 +11,5 @@ export { stagesOf, type Connector, type Pipeline, type Redirect, type Script, ty
 export { parseCidr } from './ip.js';
 export { loadShellParser, parseCommandLine } from './shell-parse.js';
 export { checkAddress, checkUrl, checkUrlSyntax, type NetworkRules, type Resolve } from './url.js';
-export { isSensitiveFile } from './sensitive-paths.js';
+export { isSensitiveFile, isWriteProtectedFile } from './sensitive-paths.js';
 export { canonicalCommandName, commandGroup } from './command-catalogue.js';

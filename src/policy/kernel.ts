@@ -57,20 +57,26 @@ export async function createPolicy(options: PolicyOptions): Promise<Policy> {
   const protectedDirs = (options.protectedDirs ?? []).map((dir) => host.realpath(dir) ?? path.resolve(dir));
   const context = (cwd?: string) => ({ profile, roots, host, writable, protectedDirs, cwd: cwd === undefined ? roots[0]! : (host.realpath(cwd) ?? cwd) });
 
+  // A refusal becomes a question only when every rule that refused is one the profile asks about.
+  const askable = (decision: Decision): boolean => !decision.allowed && decision.severity !== 'critical' && profile.ask.includes(decision.rule);
+  const withAsk = (decision: Decision, hits: readonly Decision[] = [decision]): Decision =>
+    askable(decision) && hits.every(askable) ? { ...decision, ask: true } : decision;
+
   const judgeCommand: Policy['judgeCommand'] = async (command, opts) => {
     const ctx = context(opts?.cwd);
     if (!roots.some((root) => isInside(ctx.cwd, root))) {
       const decision = deny('path.outside-roots', 'high', `the working directory ${ctx.cwd} is outside the workspace roots (${roots.join(', ')})`);
       return { decision, hits: [decision] };
     }
-    return 'line' in command ? judgeCommandLine(command.line, ctx) : judgeArgv(command.argv, ctx);
+    const judgement = 'line' in command ? await judgeCommandLine(command.line, ctx) : await judgeArgv(command.argv, ctx);
+    return profile.ask.length === 0 ? judgement : { ...judgement, decision: withAsk(judgement.decision, judgement.hits) };
   };
 
   const checkPath: Policy['checkPath'] = (op, raw, opts) => {
     const ctx = context(opts?.cwd);
     const canonical = canonicalPath(raw, ctx);
     if (!canonical.ok) return { decision: canonical.decision };
-    return { decision: decideCanonicalPath(op, canonical.path, ctx, raw), path: canonical.path };
+    return { decision: withAsk(decideCanonicalPath(op, canonical.path, ctx, raw)), path: canonical.path };
   };
 
   return {
@@ -83,9 +89,9 @@ export async function createPolicy(options: PolicyOptions): Promise<Policy> {
         case 'command':
           return (await judgeCommand(action, opts)).decision;
         case 'path':
-          return decidePath(action.op, action.path, context(opts?.cwd));
+          return withAsk(decidePath(action.op, action.path, context(opts?.cwd)));
         case 'url':
-          return (await checkUrl(action.url, profile.network, (name) => host.resolve(name))).decision;
+          return withAsk((await checkUrl(action.url, profile.network, (name) => host.resolve(name))).decision);
       }
     },
   };

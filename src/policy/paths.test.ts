@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHost } from './host.js';
 import { createPolicy, type Policy } from './kernel.js';
 import { canonicalPath, isInside, type PathOp } from './paths.js';
+import { isSensitiveFile, isWriteProtectedFile } from './sensitive-paths.js';
 import { builtinProfile } from './profiles.js';
 
 /**
@@ -160,6 +161,29 @@ const ROWS: Record<string, Row[]> = {
     ['write', 'src/hooks/useThing.ts', 'allow', ALLOWED],
     ['write', 'config/app.yaml', 'allow', ALLOWED],
   ],
+  'shell start-up files and hook managers: reads allowed, writes and deletes refused': [
+    ...['.bashrc', '.bash_profile', '.bash_login', '.bash_logout', '.profile', '.zshrc', '.zshenv', '.zprofile', '.zlogin', '.zlogout',
+      '.cshrc', '.tcshrc', '.login', '.kshrc', '.mkshrc', '.envrc', '.exrc', '.vimrc', '.nvimrc', '.tmux.conf', '.psqlrc', '.gitconfig',
+      '.pre-commit-config.yaml', 'lefthook.yml', '.husky/pre-commit', '.husky/_/husky.sh', '.githooks/pre-push', '.config/fish/config.fish',
+      '.config/fish/conf.d/x.fish', '.config/fish/functions/ls.fish', '.config/nvim/init.lua', '.config/git/config',
+      '.config/systemd/user/x.service', '.config/autostart/x.desktop', 'sub/.bashrc', 'home/user/.zshrc'].flatMap(
+      (p): Row[] => [['write', p, 'deny', 'path.sensitive'], ['delete', p, 'deny', 'path.sensitive']],
+    ),
+    ['write', '.BASHRC', 'deny', 'path.sensitive'],
+    ['delete', '.husky', 'deny', 'path.sensitive'],
+    ['write', '.config', 'deny', 'path.sensitive'],
+    ['delete', '.config/fish', 'deny', 'path.sensitive'],
+    ['read', '.bashrc', 'allow', ALLOWED],
+    ['read', '.husky/pre-commit', 'allow', ALLOWED],
+    ['list', '.husky', 'allow', ALLOWED],
+    ['read', '.config/fish/config.fish', 'allow', ALLOWED],
+    ['list', '.config/fish', 'allow', ALLOWED],
+    ['write', 'bashrc', 'allow', ALLOWED],
+    ['write', '.bashrc.orig', 'allow', ALLOWED],
+    ['write', 'docs/profile', 'allow', ALLOWED],
+    ['write', '.config/app/settings.json', 'allow', ALLOWED],
+    ['write', 'src/husky.ts', 'allow', ALLOWED],
+  ],
   'system locations': [
     ['read', '/proc/self/environ', 'deny', 'path.system'],
     ['read', '/proc/1/cmdline', 'deny', 'path.system'],
@@ -201,7 +225,7 @@ beforeAll(async () => {
   base = realpathSync(mkdtempSync(path.join(tmpdir(), 'ironcode-paths-')));
   workspace = path.join(base, 'ws');
   const outside = path.join(base, 'outside');
-  for (const dir of ['ws/src', 'ws/src/a/b', 'ws/tls', 'ws/deploy', 'ws/.ssh', 'ws/.aws', 'ws/.kube', 'ws/.docker', 'ws/.git/hooks', 'ws_evil', 'outside/a/b']) {
+  for (const dir of ['ws/src', 'ws/src/a/b', 'ws/tls', 'ws/deploy', 'ws/.ssh', 'ws/.aws', 'ws/.kube', 'ws/.docker', 'ws/.git/hooks', 'ws/.husky', 'ws/.config/fish', 'ws_evil', 'outside/a/b']) {
     mkdirSync(path.join(base, dir), { recursive: true });
   }
   const files: Record<string, string> = {
@@ -229,6 +253,9 @@ beforeAll(async () => {
     'ws/.npmrc': '//registry/:_authToken=x\n',
     'ws/.git/config': '[core]\n',
     'ws/.git/hooks/pre-commit': '#!/bin/sh\n',
+    'ws/.bashrc': 'alias ll="ls -l"\n',
+    'ws/.husky/pre-commit': 'npx lint-staged\n',
+    'ws/.config/fish/config.fish': 'set -x A 1\n',
     'outside/secret.txt': 'secret\n',
   };
   for (const [file, text] of Object.entries(files)) writeFileSync(path.join(base, file), text);
@@ -267,6 +294,34 @@ for (const [section, rows] of Object.entries(ROWS)) {
     }
   });
 }
+
+describe('checkPath on start-up and hook files', () => {
+  it.each([
+    ['write', '.bashrc', false],
+    ['delete', '.zshrc', false],
+    ['write', '.husky/pre-commit', false],
+    ['write', 'src/../.envrc', false],
+    ['read', '.bashrc', true],
+    ['read', '.husky/pre-commit', true],
+  ] as const)('%s %s → allowed %s, on the canonical path', (op, raw, allowed) => {
+    const check = policy.checkPath(op, raw);
+    expect(check.decision).toMatchObject({ allowed, rule: allowed ? ALLOWED : 'path.sensitive' });
+    expect(check.path).toBe(path.join(workspace, path.normalize(raw)));
+  });
+
+  it('are what the sandbox is told to keep read-only, and stay readable', () => {
+    const host = createHost();
+    expect(isWriteProtectedFile(path.join(workspace, '.bashrc'), workspace, host)).toBe(true);
+    expect(isWriteProtectedFile(path.join(workspace, '.husky/pre-commit'), workspace, host)).toBe(true);
+    expect(isWriteProtectedFile(path.join(workspace, 'src/index.ts'), workspace, host)).toBe(false);
+    expect(isSensitiveFile(path.join(workspace, '.bashrc'), workspace, host)).toBe(false);
+  });
+
+  it('follows a link to the start-up file it names', () => {
+    symlinkSync('.bashrc', path.join(workspace, 'rc-link'));
+    expect(policy.checkPath('write', 'rc-link')).toMatchObject({ decision: { allowed: false, rule: 'path.sensitive' }, path: path.join(workspace, '.bashrc') });
+  });
+});
 
 describe('canonical paths', () => {
   const ctx = () => ({ roots: [workspace], cwd: workspace, host: createHost() });

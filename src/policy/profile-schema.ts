@@ -47,6 +47,12 @@ export const profileSchema = z.strictObject({
     /** Host names (exact, lower case) reachable despite the `localhost` rule. */
     allowHosts: z.array(z.string().min(1)),
   }),
+  /**
+   * Rule ids whose refusals wait for a person's approval instead of being final
+   * (`ironcode approvals grant`, or the person at an MCP client that can ask).
+   * Critical refusals are never approvable, whatever is listed here.
+   */
+  ask: z.array(z.string().regex(/^[a-z]+\.[a-z0-9-]+$/, 'a rule id such as command.recursive-delete')).default([]),
   exec: z.strictObject({
     sandbox: z.enum(sandboxModes),
     /** Whether sandboxed processes get the network. */
@@ -75,6 +81,8 @@ export const customProfileSchema = z.strictObject({
     })
     .optional(),
   workspace: z.strictObject({ write: z.enum(['allow', 'deny']).optional() }).optional(),
+  /** Added to the base profile's `ask` rules. */
+  ask: z.array(z.string().regex(/^[a-z]+\.[a-z0-9-]+$/, 'a rule id such as command.recursive-delete')).optional(),
   network: z
     .strictObject({
       allowCidrs: z.array(cidr).optional(),

@@ -71,6 +71,7 @@ export function applyCustomProfile(custom: CustomProfile, source = 'custom profi
       relax,
     },
     workspace: { write: custom.workspace?.write ?? base.workspace.write },
+    ask: union(base.ask, custom.ask ?? []),
     network: {
       allowCidrs: union(base.network.allowCidrs, custom.network?.allowCidrs ?? []),
       allowHosts: union(base.network.allowHosts, custom.network?.allowHosts ?? []),

@@ -82,3 +82,12 @@ export function sensitiveFileRule(op: PathOp, abs: string, root: string, host: P
 export function isSensitiveFile(abs: string, root: string, host: PolicyHost): boolean {
   return sensitiveFileRule('read', abs, root, host) !== null;
 }
+
+/**
+ * Whether writing this path inside the workspace root is refused (git hooks, shell
+ * start-up files, hook managers …): what the sandbox should keep read-only, since a
+ * program inside it writes files the command rules never see.
+ */
+export function isWriteProtectedFile(abs: string, root: string, host: PolicyHost): boolean {
+  return sensitiveFileRule('write', abs, root, host) !== null;
+}

@@ -10,6 +10,7 @@ import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.js';
 import { defineRoute, parsePart } from './route.js';
 import type { RouteSpec } from './route.js';
 import { apiKeyRoutes } from './routes/api-keys.js';
+import { approvalRoutes } from './routes/approvals.js';
 import { auditRoutes } from './routes/audit.js';
 import { authRoutes } from './routes/auth.js';
 import { healthRoutes } from './routes/health.js';
@@ -165,7 +166,7 @@ export async function buildServer(deps: ServerDeps): Promise<FastifyInstance> {
     return reply.code(404).type(PROBLEM_CONTENT_TYPE).send(problem);
   });
 
-  const routes: RouteSpec[] = [...authRoutes(deps), ...userRoutes(deps), ...apiKeyRoutes(deps), ...roleRoutes(deps), ...auditRoutes(deps), ...healthRoutes(deps)];
+  const routes: RouteSpec[] = [...authRoutes(deps), ...userRoutes(deps), ...apiKeyRoutes(deps), ...roleRoutes(deps), ...auditRoutes(deps), ...approvalRoutes(deps), ...healthRoutes(deps)];
   routes.push(
     defineRoute({
       method: 'GET',

@@ -1,5 +1,5 @@
-export { SQLITE_FILE_NAME, openStore } from './database.js';
-export type { Dialect, OpenStoreOptions, Store } from './database.js';
+export { SQLITE_FILE_NAME, SQLITE_SYNCHRONOUS, openStore } from './database.js';
+export type { Dialect, OpenStoreOptions, SqliteSynchronous, Store } from './database.js';
 export { MIGRATION_NAMES, isReady, migrateToLatest, migrationStatus } from './migrate.js';
 export type { MigrationReport, MigrationStatus } from './migrate.js';
 export { loadOrCreateSecretKey } from './key-file.js';

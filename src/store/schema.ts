@@ -14,6 +14,7 @@ export interface Database {
   signing_keys: SigningKeysTable;
   audit_events: AuditEventsTable;
   audit_head: AuditHeadTable;
+  approvals: ApprovalsTable;
 }
 
 export interface UsersTable {
@@ -123,6 +124,28 @@ export interface AuditHeadTable {
   mac: string;
 }
 
+/** A request for a person to allow one exact action the profile marks `ask`. */
+export interface ApprovalsTable {
+  id: string;
+  principal_id: string;
+  principal_name: string;
+  action_hash: string;
+  /** JSON: what would run or be touched, as shown to the approver. */
+  action: string;
+  tool: string;
+  rule: string;
+  reason: string;
+  /** pending | granted | denied | used | expired */
+  status: string;
+  requested_at: number;
+  /** Pending: when the request lapses; granted: when the grant does. */
+  expires_at: number;
+  decided_by: string | null;
+  decided_at: number | null;
+  used_at: number | null;
+}
+
+export type ApprovalRow = Selectable<ApprovalsTable>;
 export type UserRow = Selectable<UsersTable>;
 export type NewUserRow = Insertable<UsersTable>;
 export type UserUpdate = Updateable<UsersTable>;

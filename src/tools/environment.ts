@@ -1,6 +1,7 @@
 import type { Logger } from '../core/index.js';
 import { createGuardedFetch, type GuardedFetch } from '../exec/index.js';
-import type { Policy, Profile } from '../policy/index.js';
+import type { Decision, Policy, Profile } from '../policy/index.js';
+import type { ApprovalAction, Approvals } from './approvals.js';
 import { createExecEnvironment, type ExecEnvironment } from './capabilities/guarded-exec.js';
 import { createGuardedFs, type GuardedFs } from './capabilities/guarded-fs.js';
 import type { ToolContext } from './context.js';
@@ -13,6 +14,8 @@ export interface ToolEnvironmentOptions {
   dataDir: string;
   logger: Logger;
   sessions?: { ttlMs?: number; maxSessions?: number; maxLifetimeMs?: number };
+  /** Where approvable refusals (`ask` rules) go; without it they are final. */
+  approvals?: Approvals;
 }
 
 /** The capabilities every call's ToolContext is made from, shared by the whole process. */
@@ -25,7 +28,10 @@ export interface ToolEnvironment extends ContextFactory {
 
 export async function createToolEnvironment(options: ToolEnvironmentOptions): Promise<ToolEnvironment> {
   const { policy, profile, logger } = options;
-  const fs: GuardedFs = createGuardedFs({ policy, maxFileBytes: profile.exec.limits.maxFileBytes });
+  const maxFileBytes = profile.exec.limits.maxFileBytes;
+  const fs: GuardedFs = createGuardedFs({ policy, maxFileBytes });
+  const { approvals } = options;
+
   const exec: ExecEnvironment = await createExecEnvironment({
     policy,
     profile,
@@ -39,20 +45,33 @@ export async function createToolEnvironment(options: ToolEnvironmentOptions): Pr
     policy,
     profile,
     contextFor(call): ToolContext {
-      return {
-        principal: call.principal,
-        signal: call.signal,
-        callId: call.callId,
-        log: call.log,
-        progress: call.progress,
-        authorize: call.authorize,
-        fs,
-        exec: exec.forPrincipal(call.principal.id),
-        net: { fetch: (url, init) => net.fetch(url, { ...init, signal: init?.signal ?? call.signal }) },
-      };
+      if (approvals !== undefined && profile.ask.length > 0) {
+        const onAsk = (decision: Decision, action: ApprovalAction) => approvals.require(call.principal, call.tool, action, decision);
+        return {
+          ...base(call),
+          fs: createGuardedFs({ policy, maxFileBytes, onAsk }),
+          exec: exec.forPrincipal(call.principal.id, onAsk),
+        };
+      }
+      return base(call);
     },
     async close() {
       await Promise.all([exec.close(), net.close()]);
     },
   };
+
+  /** The capabilities without approvals: an `ask` refusal stays a refusal. */
+  function base(call: Parameters<ContextFactory['contextFor']>[0]): ToolContext {
+    return {
+      principal: call.principal,
+      signal: call.signal,
+      callId: call.callId,
+      log: call.log,
+      progress: call.progress,
+      authorize: call.authorize,
+      fs,
+      exec: exec.forPrincipal(call.principal.id),
+      net: { fetch: (url, init) => net.fetch(url, { ...init, signal: init?.signal ?? call.signal }) },
+    };
+  }
 }

@@ -17,3 +17,14 @@ export { createToolEnvironment, type ToolEnvironment, type ToolEnvironmentOption
 export type { GuardedFs, FileInfo, DirEntry, EntryType, ReadResult } from './capabilities/guarded-fs.js';
 export type { GuardedExec, CommandInput, CommandRun, CommandRunOptions } from './capabilities/guarded-exec.js';
 export { BUILTIN_SERVERS, builtinRegistry } from './builtin.js';
+export {
+  APPROVAL_STATUSES,
+  ApprovalRequiredError,
+  actionHash,
+  createApprovals,
+  type ApprovalAction,
+  type ApprovalStatus,
+  type ApprovalView,
+  type Approvals,
+  type ApprovalsOptions,
+} from './approvals.js';

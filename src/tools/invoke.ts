@@ -52,7 +52,7 @@ export interface ToolMetrics {
 
 /** Makes the capabilities a call acts with; see environment.ts. */
 export interface ContextFactory {
-  contextFor(call: { principal: Principal; signal: AbortSignal; callId: string; log: Logger; progress: ToolContext['progress']; authorize: ToolContext['authorize'] }): ToolContext;
+  contextFor(call: { principal: Principal; tool: string; signal: AbortSignal; callId: string; log: Logger; progress: ToolContext['progress']; authorize: ToolContext['authorize'] }): ToolContext;
 }
 
 export interface InvokerOptions {
@@ -141,6 +141,7 @@ export function createInvoker(options: InvokerOptions): Invoker {
       try {
         const ctx = contexts.contextFor({
           principal,
+          tool: tool.id,
           signal: controller.signal,
           callId,
           log: logger,

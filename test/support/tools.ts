@@ -38,6 +38,7 @@ export async function toolWorkspace(options: { profile?: BuiltinProfileName | Pr
   const context: ToolWorkspace['context'] = (opts = {}) =>
     env.contextFor({
       principal: opts.principal ?? TEST_OPERATOR,
+      tool: 'test.tool',
       signal: opts.signal ?? new AbortController().signal,
       callId: `call_test${++calls}`,
       log: logger,

@@ -1,5 +1,6 @@
 import type { Migration, MigrationProvider } from 'kysely';
 import { identityAndAudit } from './0001-identity-and-audit.js';
+import { approvals } from './0002-approvals.js';
 
 /**
  * Every migration, in order. Names sort lexically (Kysely applies them in name order)
@@ -7,6 +8,7 @@ import { identityAndAudit } from './0001-identity-and-audit.js';
  */
 export const MIGRATIONS: Readonly<Record<string, Migration>> = Object.freeze({
   '0001-identity-and-audit': identityAndAudit,
+  '0002-approvals': approvals,
 });
 
 export const migrationProvider: MigrationProvider = {

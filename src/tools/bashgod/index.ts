@@ -23,3 +23,21 @@ export { renderCommand, type ArgvSource, type RenderedCommand } from './render.j
 export { CHAIN_MODES, chainSchema, type ChainMode, type ChainSpec, type ChainStep } from './chain-schema.js';
 export { findChain, getChain, listChains, parseChains, renderChain, type ChainPlan, type CommandLookup, type PlannedStep } from './chains.js';
 export { missingExecutables } from './availability.js';
+export {
+  CHAIN_STATUSES,
+  MAX_PARALLEL,
+  STEP_STATUSES,
+  STEP_STREAM_BYTES,
+  capStream,
+  commandPermission,
+  missingMessage,
+  runChain,
+  type ChainContext,
+  type ChainResult,
+  type ChainRunOptions,
+  type ChainStatus,
+  type StepResult,
+  type StepStatus,
+} from './chain-run.js';
+export { argvLine, bashgodTools, templateLine } from './tools.js';
+export { bashgodServer } from './server.js';

@@ -20,7 +20,7 @@ import {
   type SessionInfo,
   type SessionOutput,
 } from '../../exec/index.js';
-import { canonicalCommandName, commandGroup, stagesOf, type Judgement, type Policy, type Profile, type Script } from '../../policy/index.js';
+import { canonicalCommandName, commandGroup, stagesOf, type Decision, type Judgement, type Policy, type Profile, type Script } from '../../policy/index.js';
 
 export type CommandInput = { line: string } | { argv: readonly string[] };
 
@@ -62,8 +62,11 @@ export interface ExecEnvironmentOptions {
 }
 
 /** The process-wide half: one sandbox plan, one session table, one process budget per principal. */
+export type AskHook = (decision: Decision, action: { kind: 'command'; summary: string; exact: Record<string, unknown> }) => Promise<void>;
+
 export interface ExecEnvironment {
-  forPrincipal(principalId: string): GuardedExec;
+  /** `onAsk` decides approvable refusals (see GuardedFsOptions.onAsk); without it they are final. */
+  forPrincipal(principalId: string, onAsk?: AskHook): GuardedExec;
   close(): Promise<void>;
 }
 
@@ -92,11 +95,16 @@ export async function createExecEnvironment(options: ExecEnvironmentOptions): Pr
   /** Sessions whose input is code to a shell. */
   const shellSessions = new Map<string, string>();
 
-  const judged = async (command: CommandInput, cwd: string): Promise<Script> => {
+  const judged = async (command: CommandInput, cwd: string, onAsk?: AskHook): Promise<Script> => {
     const judgement = await policy.judgeCommand(command, { cwd });
-    const { decision } = judgement;
-    if (!decision.allowed || judgement.script === undefined) throw new PolicyDeniedError(decision.rule, decision.severity, decision.reason);
-    return judgement.script;
+    const { decision, script } = judgement;
+    if (!decision.allowed && decision.ask === true && script !== undefined && onAsk !== undefined) {
+      // The grant binds the exact form that will run and where, not the text that was typed.
+      await onAsk(decision, { kind: 'command', summary: describeScript(script), exact: { script: stagesOf(script).map((stage) => [stage.argv, stage.env, stage.redirects]), cwd } });
+      return script;
+    }
+    if (!decision.allowed || script === undefined) throw new PolicyDeniedError(decision.rule, decision.severity, decision.reason);
+    return script;
   };
 
   const runOptions = (cwd: string, opts: CommandRunOptions) => ({
@@ -113,7 +121,7 @@ export async function createExecEnvironment(options: ExecEnvironmentOptions): Pr
     ...(opts.signal === undefined ? {} : { signal: opts.signal }),
   });
 
-  const forPrincipal = (principalId: string): GuardedExec => {
+  const forPrincipal = (principalId: string, onAsk?: AskHook): GuardedExec => {
     const resolveCwd = (cwd: string | undefined): string => {
       if (cwd === undefined) return policy.roots[0]!;
       const { decision, path } = policy.checkPath('list', cwd);
@@ -138,11 +146,11 @@ export async function createExecEnvironment(options: ExecEnvironmentOptions): Pr
       judge: (command, opts) => policy.judgeCommand(command, { cwd: resolveCwd(opts?.cwd) }),
       async run(command, opts = {}) {
         const cwd = resolveCwd(opts.cwd);
-        return run(await judged(command, cwd), cwd, opts);
+        return run(await judged(command, cwd, onAsk), cwd, opts);
       },
       async runPipeline(stages, opts = {}) {
         const cwd = resolveCwd(opts.cwd);
-        const scripts = await Promise.all(stages.map((argv) => judged({ argv }, cwd)));
+        const scripts = await Promise.all(stages.map((argv) => judged({ argv }, cwd, onAsk)));
         const pipeline: Script = {
           items: [{ connector: ';', pipeline: { negated: false, stages: scripts.flatMap((script) => stagesOf(script)) } }],
         };
@@ -150,7 +158,7 @@ export async function createExecEnvironment(options: ExecEnvironmentOptions): Pr
       },
       async start(command, opts = {}) {
         const cwd = resolveCwd(opts.cwd);
-        const script = await judged(command, cwd);
+        const script = await judged(command, cwd, onAsk);
         const id = await sessions.start(principalId, script, { cwd, roots: policy.roots });
         if (stagesOf(script).some((stage) => commandGroup(canonicalCommandName(stage.argv[0] ?? '')) === 'shells')) shellSessions.set(id, cwd);
         return { id, command: describeScript(script) };

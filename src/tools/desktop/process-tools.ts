@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { ValidationError } from '../../core/index.js';
+import { commandResultFields } from '../command-result.js';
 import type { CommandInput, GuardedExec } from '../capabilities/guarded-exec.js';
 import type { ToolContext } from '../context.js';
 import { anyTool, defineTool } from '../tool.js';
@@ -42,16 +43,7 @@ const runCommand = defineTool('desktop', {
     maxOutputBytes: z.number().int().min(1024).max(64 * 1024 * 1024).optional(),
     stdin: z.string().max(16 * 1024 * 1024).optional().describe('Text given to the command on standard input.'),
   }),
-  output: z.object({
-    command: z.string(),
-    exitCode: z.number().int().nullable(),
-    signal: z.string().nullable(),
-    stdout: z.string(),
-    stderr: z.string(),
-    truncated: z.boolean(),
-    timedOut: z.boolean(),
-    durationMs: z.number(),
-  }),
+  output: z.object({ command: z.string(), ...commandResultFields }),
   risk: 'execute',
   hints: { destructive: true, openWorld: true },
   async run(ctx, input) {
