@@ -15,7 +15,7 @@ const results = {
   spawnOverhead: await benchSpawnOverhead({ iterations: quick ? 10 : 200, cliIterations: quick ? 2 : 20 }),
   auditAppends: await benchAuditAppends({ total: quick ? 2000 : 20000, databaseUrl: process.env.BENCH_POSTGRES_URL }),
   authCost: await benchAuthCost({ iterations: quick ? 500 : 5000, seconds: quick ? 1 : 5 }),
-  mcpCalls: await benchMcpCalls(quick ? { sequential: 300, inFlightCalls: 600, slowCalls: 10, httpSeconds: 2, memoryCalls: 5000 } : {}),
+  mcpCalls: await benchMcpCalls(quick ? { sequential: 300, inFlightCalls: 600, slowCalls: 10, httpSeconds: 2, memoryCalls: 5000, warmCalls: 2000 } : {}),
 };
 const file = new URL(`./results/${quick ? 'quick' : 'latest'}.json`, import.meta.url);
 writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
@@ -44,7 +44,7 @@ for (const [name, m] of Object.entries(mcp.stdio)) {
 const mr = mcp.stdio.ratios;
 console.log(`MCP stdio ironcode / server-filesystem: ${fmt(mr.sequentialVsFilesystem)}x sequential, ${fmt(mr.inFlightVsFilesystem)}x in flight; / bare SDK: ${fmt(mr.sequentialVsBare)}x, ${fmt(mr.inFlightVsBare)}x; / desktop-commander: ${fmt(mr.sequentialVsDesktopCommander)}x, ${fmt(mr.inFlightVsDesktopCommander)}x`);
 console.log(`MCP HTTP ironcode: ${mcp.http.sequential.callsPerSecond.toFixed(0)}/s sequential, ${mcp.http.sustained16.callsPerSecond.toFixed(0)}/s sustained with 16 in flight (p99 ${fmt(mcp.http.sustained16.p99Ms)} ms), run_command true ${mcp.http.runCommandTrue.callsPerSecond.toFixed(0)}/s`);
-console.log(`ironcode mcp resident memory: ${mcp.memory.rssBeforeKiB} KiB → ${mcp.memory.rssAfterKiB} KiB over ${mcp.memory.calls} calls (${(mcp.memory.growth * 100).toFixed(1)} %)`);
+console.log(`ironcode mcp resident memory: ${mcp.memory.rssBeforeKiB} KiB → ${mcp.memory.rssAfterKiB} KiB over ${mcp.memory.calls} calls after ${mcp.memory.warmupCalls} to warm up (${(mcp.memory.growth * 100).toFixed(1)} %; ${(mcp.memory.growthFromCold * 100).toFixed(1)} % from ${mcp.memory.rssColdKiB} KiB after 2000 calls)`);
 console.log(`written to ${file.pathname}`);
 if (r.policyCheckVsDirectSpawn >= 0.05 || r.policyCheckUniqueLineVsDirectSpawn >= 0.05) {
   console.error('policy check adds 5 % or more to a plain spawn: target missed');
