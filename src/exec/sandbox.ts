@@ -71,11 +71,35 @@ export const SANDBOX_HOME = '/tmp/home';
 const BWRAP_CANDIDATES = ['/usr/bin/bwrap', '/usr/local/bin/bwrap', '/bin/bwrap'];
 /**
  * What a sandboxed program could plant in a workspace to run code on the host later,
- * outside every sandbox: git hooks and the files git reads its configuration from.
+ * outside every sandbox: git hooks, the files git reads its configuration from, and
+ * start-up files, when they exist as the sandbox starts.
  * Bound read-only over the writable root (which also stops hard links to them, as a
  * link cannot cross mounts).
  */
-const PROTECTED_IN_ROOTS = ['.git/hooks', '.git/config', '.git/config.worktree', '.git/commondir', '.git/info'];
+const PROTECTED_IN_ROOTS = [
+  '.git/hooks',
+  '.git/config',
+  '.git/config.worktree',
+  '.git/commondir',
+  '.git/info',
+  // Hook managers and files a shell, direnv or an editor runs on the host later: the
+  // path rules refuse writing them by name, but a sandboxed script (`tar x`, `cp -r`)
+  // writes without the policy seeing names.
+  '.husky',
+  '.githooks',
+  '.envrc',
+  '.bashrc',
+  '.bash_profile',
+  '.bash_login',
+  '.profile',
+  '.zshrc',
+  '.zshenv',
+  '.zprofile',
+  '.zlogin',
+  '.config/fish',
+  '.vimrc',
+  '.exrc',
+];
 const SYSTEM_PATHS = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/opt'];
 const INSTALL_HINT = 'install it with "apt-get install bubblewrap" and make sure user namespaces are enabled (sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0)';
 
