@@ -1,5 +1,5 @@
 import { UnauthenticatedError, createLogger, loadConfig, type ConfigInput, type DeepPartial } from '../core/index.js';
-import type { Principal } from '../identity/index.js';
+import type { Identity, Principal } from '../identity/index.js';
 import { serveMcpOverStdio, type DescriptionMode } from '../mcp/index.js';
 import { openServiceRuntime } from './service-runtime.js';
 import { openToolPlane } from './tool-plane.js';
@@ -60,9 +60,7 @@ export async function serveMcp(flags: McpFlags, version: string): Promise<number
 
 const KEY_RECHECK_MS = 1000;
 
-type IdentityLike = { authenticate(credential: string, meta: object): Promise<Principal>; localOperator(): Principal };
-
-async function resolvePrincipal(identity: IdentityLike, apiKey: string | undefined, localOperator: boolean): Promise<() => Promise<Principal>> {
+async function resolvePrincipal(identity: Pick<Identity, 'authenticate' | 'localOperator'>, apiKey: string | undefined, localOperator: boolean): Promise<() => Promise<Principal>> {
   if (apiKey !== undefined && apiKey !== '') {
     const check = () => identity.authenticate(apiKey, { userAgent: 'ironcode-mcp-stdio' });
     let current = await check().catch((error: unknown) => {

@@ -8,6 +8,7 @@ import { completeUtf8Length, createOutputRing, skipUtf8Continuation, type Output
 import type { ProcessLimiter, ProcessSlot } from './process-limiter.js';
 import type { SandboxPlan } from './sandbox.js';
 import { startScript, type ScriptProcess } from './script-process.js';
+import { scriptLine } from './script-text.js';
 import { validateRun } from './script-validation.js';
 
 export interface ProcessSessionsOptions {
@@ -140,7 +141,7 @@ export function createProcessSessions(options: ProcessSessionsOptions): ProcessS
         starting -= 1;
         pending.delete(launching);
       });
-    const session = track(callerId, commandLine(script), launched.ring, launched.running, slot, launched.release);
+    const session = track(callerId, scriptLine(script), launched.ring, launched.running, slot, launched.release);
     sessions.set(session.id, session);
     // close() may have begun while this one was starting; it waits for `pending`.
     if (closed) session.running.terminate();
@@ -269,16 +270,6 @@ export function createProcessSessions(options: ProcessSessionsOptions): ProcessS
   };
 
   return { start, read, sendInput, list, kill, close };
-}
-
-function commandLine(script: Script): string {
-  return script.items
-    .map((item, index) => {
-      const pipeline = item.pipeline.stages.map((stage) => stage.argv.join(' ')).join(' | ');
-      const text = item.pipeline.negated ? `! ${pipeline}` : pipeline;
-      return index === 0 ? text : `${item.connector} ${text}`;
-    })
-    .join(' ');
 }
 
 function tail(data: Buffer, lines: number): string {

@@ -126,6 +126,7 @@ export function createMcpServerFactory(options: McpServerOptions): McpServerFact
       const tool = invoker.registry.find(name);
       const progressToken = ctx.mcpReq._meta?.progressToken;
       let lastProgress = -Infinity;
+      const ip = options.ip?.(ctx);
       let principal: Principal;
       try {
         principal = await options.principal(ctx, request);
@@ -142,7 +143,7 @@ export function createMcpServerFactory(options: McpServerOptions): McpServerFact
         const result = await invoker.invoke(principal, name, req.params.arguments ?? {}, {
           signal: ctx.mcpReq.signal,
           via: options.via,
-          ...(options.ip?.(ctx) === undefined ? {} : { ip: options.ip(ctx)! }),
+          ...(ip === undefined ? {} : { ip }),
           ...(progressToken === undefined
             ? {}
             : {

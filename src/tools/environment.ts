@@ -2,7 +2,7 @@ import type { Logger } from '../core/index.js';
 import { createGuardedFetch, type GuardedFetch } from '../exec/index.js';
 import type { Decision, Policy, Profile } from '../policy/index.js';
 import type { ApprovalAction, Approvals } from './approvals.js';
-import { createExecEnvironment, type ExecEnvironment } from './capabilities/guarded-exec.js';
+import { createExecEnvironment, type ExecEnvironment, type GuardedExec } from './capabilities/guarded-exec.js';
 import { createGuardedFs, type GuardedFs } from './capabilities/guarded-fs.js';
 import type { ToolContext } from './context.js';
 import type { ContextFactory } from './invoke.js';
@@ -45,23 +45,16 @@ export async function createToolEnvironment(options: ToolEnvironmentOptions): Pr
     policy,
     profile,
     contextFor(call): ToolContext {
-      if (approvals !== undefined && profile.ask.length > 0) {
-        const onAsk = (decision: Decision, action: ApprovalAction) => approvals.require(call.principal, call.tool, action, decision);
-        return {
-          ...base(call),
-          fs: createGuardedFs({ policy, maxFileBytes, onAsk }),
-          exec: exec.forPrincipal(call.principal.id, onAsk),
-        };
-      }
-      return base(call);
+      if (approvals === undefined || profile.ask.length === 0) return contextWith(call, fs, exec.forPrincipal(call.principal.id));
+      const onAsk = (decision: Decision, action: ApprovalAction) => approvals.require(call.principal, call.tool, action, decision);
+      return contextWith(call, createGuardedFs({ policy, maxFileBytes, onAsk }), exec.forPrincipal(call.principal.id, onAsk));
     },
     async close() {
       await Promise.all([exec.close(), net.close()]);
     },
   };
 
-  /** The capabilities without approvals: an `ask` refusal stays a refusal. */
-  function base(call: Parameters<ContextFactory['contextFor']>[0]): ToolContext {
+  function contextWith(call: Parameters<ContextFactory['contextFor']>[0], callFs: GuardedFs, callExec: GuardedExec): ToolContext {
     return {
       principal: call.principal,
       signal: call.signal,
@@ -69,8 +62,8 @@ export async function createToolEnvironment(options: ToolEnvironmentOptions): Pr
       log: call.log,
       progress: call.progress,
       authorize: call.authorize,
-      fs,
-      exec: exec.forPrincipal(call.principal.id),
+      fs: callFs,
+      exec: callExec,
       net: { fetch: (url, init) => net.fetch(url, { ...init, signal: init?.signal ?? call.signal }) },
     };
   }

@@ -39,5 +39,5 @@ export {
   type StepResult,
   type StepStatus,
 } from './chain-run.js';
-export { argvLine, bashgodTools, templateLine } from './tools.js';
+export { bashgodTools, templateLine } from './tools.js';
 export { bashgodServer } from './server.js';

@@ -6,8 +6,9 @@
  * running a command needs the command's: `tool.bashgod.<id>:<risk>` (chain-run.ts).
  */
 import { z } from 'zod';
-import { commandResultFields } from '../command-result.js';
 import { NotFoundError, ValidationError } from '../../core/index.js';
+import { argvLine } from '../../exec/index.js';
+import { commandResultFields, commandResultOf } from '../command-result.js';
 import type { ToolContext } from '../context.js';
 import { anyTool, defineTool, RISKS, type Risk } from '../tool.js';
 import { missingExecutables } from './availability.js';
@@ -59,15 +60,6 @@ function describeParam(param: z.output<typeof paramView>): string {
   return `  ${param.name} (${facts.join(', ')}): ${param.description}`;
 }
 
-/** An argv as one readable line; quoting is for reading only, nothing parses it. */
-export function argvLine(argv: readonly string[]): string {
-  return argv.map(quoted).join(' ');
-}
-
-function quoted(arg: string): string {
-  return /^[A-Za-z0-9_./:=,+@%^-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
-}
-
 /** A template as a readable line: {name} is a parameter's value, [if name: …] elements that appear only when it is set. */
 export function templateLine(argv: readonly TemplateElement[]): string {
   return argv
@@ -75,7 +67,7 @@ export function templateLine(argv: readonly TemplateElement[]): string {
       const node = nodeOf(element);
       switch (node.kind) {
         case 'literal':
-          return quoted(node.text);
+          return argvLine([node.text]);
         case 'ref':
           return `{${node.param}${node.as === undefined ? '' : `:${node.as}`}}`;
         case 'join':
@@ -304,17 +296,7 @@ const run = defineTool('bashgod', {
       { ...(input.cwd === undefined ? {} : { cwd: input.cwd }), ...(timeoutMs === undefined ? {} : { timeoutMs }), signal: ctx.signal },
     );
     if (result.aborted) ctx.signal.throwIfAborted();
-    return {
-      id: command.id,
-      argv: rendered.argv,
-      exitCode: result.exitCode,
-      signal: result.signal,
-      stdout: result.stdout,
-      stderr: result.stderr,
-      truncated: result.truncated,
-      timedOut: result.timedOut,
-      durationMs: Math.round(result.durationMs),
-    };
+    return { id: command.id, argv: rendered.argv, ...commandResultOf(result) };
   },
   text(output) {
     const status = output.timedOut ? 'timed out' : output.signal !== null ? `killed by ${output.signal}` : `exit code ${output.exitCode}`;

@@ -13,6 +13,7 @@ import {
   createProcessSessions,
   runScript,
   sandboxPlan,
+  scriptLine,
   type ProcessLimiter,
   type ProcessSessions,
   type RunResult,
@@ -100,7 +101,7 @@ export async function createExecEnvironment(options: ExecEnvironmentOptions): Pr
     const { decision, script } = judgement;
     if (!decision.allowed && decision.ask === true && script !== undefined && onAsk !== undefined) {
       // The grant binds the exact form that will run and where, not the text that was typed.
-      await onAsk(decision, { kind: 'command', summary: describeScript(script), exact: { script: stagesOf(script).map((stage) => [stage.argv, stage.env, stage.redirects]), cwd } });
+      await onAsk(decision, { kind: 'command', summary: scriptLine(script), exact: { script: stagesOf(script).map((stage) => [stage.argv, stage.env, stage.redirects]), cwd } });
       return script;
     }
     if (!decision.allowed || script === undefined) throw new PolicyDeniedError(decision.rule, decision.severity, decision.reason);
@@ -137,7 +138,7 @@ export async function createExecEnvironment(options: ExecEnvironmentOptions): Pr
       const slot = limiter.acquire(principalId, stagesOf(script).length);
       try {
         const result = await runScript(script, runOptions(cwd, opts));
-        return { ...result, command: describeScript(script) };
+        return { ...result, command: scriptLine(script) };
       } finally {
         slot.release();
       }
@@ -161,7 +162,7 @@ export async function createExecEnvironment(options: ExecEnvironmentOptions): Pr
         const script = await judged(command, cwd, onAsk);
         const id = await sessions.start(principalId, script, { cwd, roots: policy.roots });
         if (stagesOf(script).some((stage) => commandGroup(canonicalCommandName(stage.argv[0] ?? '')) === 'shells')) shellSessions.set(id, cwd);
-        return { id, command: describeScript(script) };
+        return { id, command: scriptLine(script) };
       },
       read(id, opts) {
         own(id);
@@ -191,19 +192,6 @@ export async function createExecEnvironment(options: ExecEnvironmentOptions): Pr
       await sessions.close();
     },
   };
-}
-
-function describeScript(script: Script): string {
-  return script.items
-    .map((item, index) => {
-      const text = item.pipeline.stages.map((stage) => stage.argv.map(quoteArg).join(' ')).join(' | ');
-      return index === 0 ? text : `${item.connector} ${text}`;
-    })
-    .join(' ');
-}
-
-function quoteArg(arg: string): string {
-  return /^[A-Za-z0-9_./:=,+@%^-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`;
 }
 
 function realpathOr(dir: string): string {

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, promises as fsp, readlinkSync, readSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { ConflictError, IronError, NotFoundError, PolicyDeniedError, ValidationError } from '../../core/index.js';
-import type { Decision, Policy } from '../../policy/index.js';
+import type { Decision, PathCheck, Policy } from '../../policy/index.js';
 
 type PathOp = 'read' | 'write' | 'list' | 'delete';
 
@@ -105,21 +105,23 @@ export function createGuardedFs(options: GuardedFsOptions): GuardedFs {
   const { policy } = options;
   const cwd = options.cwd ?? policy.roots[0]!;
 
-  const check = (op: PathOp, raw: string): string => {
-    const { decision, path: canonical } = policy.checkPath(op, raw, { cwd });
+  /** The canonical path the policy allows, or its refusal thrown. */
+  const canonicalOrThrow = ({ decision, path: canonical }: PathCheck): string => {
     if (!decision.allowed || canonical === undefined) throw new PolicyDeniedError(decision.rule, decision.severity, decision.reason);
     return canonical;
   };
 
+  const check = (op: PathOp, raw: string): string => canonicalOrThrow(policy.checkPath(op, raw, { cwd }));
+
   /** Like check, for the operation a call asked for: an approvable refusal may be lifted by a grant. */
   const resolve = async (op: PathOp, raw: string): Promise<string> => {
-    const { decision, path: canonical } = policy.checkPath(op, raw, { cwd });
+    const result = policy.checkPath(op, raw, { cwd });
+    const { decision, path: canonical } = result;
     if (!decision.allowed && decision.ask === true && canonical !== undefined && options.onAsk !== undefined) {
       await options.onAsk(decision, { kind: 'path', summary: `${op} ${canonical}`, exact: { op, path: canonical } });
       return canonical;
     }
-    if (!decision.allowed || canonical === undefined) throw new PolicyDeniedError(decision.rule, decision.severity, decision.reason);
-    return canonical;
+    return canonicalOrThrow(result);
   };
 
   const allows = (op: PathOp, canonical: string): boolean => policy.checkPath(op, canonical, { cwd }).decision.allowed;

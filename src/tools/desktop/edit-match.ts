@@ -27,13 +27,22 @@ export type DiffOp = '=' | '-' | '+';
  * grows with D², which is why callers bound D.
  */
 export function diffSequences<T>(a: readonly T[], b: readonly T[], maxEdits: number = Number.POSITIVE_INFINITY): DiffOp[] | null {
+  // trace[d] holds V for diagonals -d..d as they were after step d.
+  const trace: Int32Array[] = [];
+  const edits = forwardPass(a, b, maxEdits, (v, offset, d) => trace.push(v.slice(offset - d, offset + d + 1)));
+  return edits === null ? null : backtrack(trace, a.length, b.length);
+}
+
+/**
+ * Myers' forward pass: the number of edits, or null past `maxEdits`. `afterStep` sees
+ * V after each step (including the last), for callers that need the script back.
+ */
+function forwardPass<T>(a: readonly T[] | string, b: readonly T[] | string, maxEdits: number, afterStep?: (v: Int32Array, offset: number, d: number) => void): number | null {
   const n = a.length;
   const m = b.length;
   const max = Math.min(n + m, maxEdits);
   const offset = max + 1;
   const v = new Int32Array(2 * max + 3);
-  // trace[d] holds V for diagonals -d..d as they were after step d.
-  const trace: Int32Array[] = [];
   for (let d = 0; d <= max; d++) {
     for (let k = -d; k <= d; k += 2) {
       let x = k === -d || (k !== d && v[offset + k - 1]! < v[offset + k + 1]!) ? v[offset + k + 1]! : v[offset + k - 1]! + 1;
@@ -44,11 +53,11 @@ export function diffSequences<T>(a: readonly T[], b: readonly T[], maxEdits: num
       }
       v[offset + k] = x;
       if (x >= n && y >= m) {
-        trace.push(v.slice(offset - d, offset + d + 1));
-        return backtrack(trace, n, m);
+        afterStep?.(v, offset, d);
+        return d;
       }
     }
-    trace.push(v.slice(offset - d, offset + d + 1));
+    afterStep?.(v, offset, d);
   }
   return null;
 }
@@ -88,24 +97,7 @@ function backtrack(trace: readonly Int32Array[], n: number, m: number): DiffOp[]
  * Linear memory: only the distance is needed, not the script.
  */
 export function editDistance<T>(a: readonly T[] | string, b: readonly T[] | string, maxEdits: number = Number.POSITIVE_INFINITY): number | null {
-  const n = a.length;
-  const m = b.length;
-  const max = Math.min(n + m, maxEdits);
-  const offset = max + 1;
-  const v = new Int32Array(2 * max + 3);
-  for (let d = 0; d <= max; d++) {
-    for (let k = -d; k <= d; k += 2) {
-      let x = k === -d || (k !== d && v[offset + k - 1]! < v[offset + k + 1]!) ? v[offset + k + 1]! : v[offset + k - 1]! + 1;
-      let y = x - k;
-      while (x < n && y < m && a[x] === b[y]) {
-        x++;
-        y++;
-      }
-      v[offset + k] = x;
-      if (x >= n && y >= m) return d;
-    }
-  }
-  return null;
+  return forwardPass(a, b, maxEdits);
 }
 
 // ---------------------------------------------------------------------------

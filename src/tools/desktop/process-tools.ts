@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { ValidationError } from '../../core/index.js';
-import { commandResultFields } from '../command-result.js';
+import { commandResultFields, commandResultOf } from '../command-result.js';
 import type { CommandInput, GuardedExec } from '../capabilities/guarded-exec.js';
 import type { ToolContext } from '../context.js';
 import { anyTool, defineTool } from '../tool.js';
@@ -61,16 +61,7 @@ const runCommand = defineTool('desktop', {
         signal: ctx.signal,
       });
       if (result.aborted) ctx.signal.throwIfAborted();
-      return {
-        command: result.command,
-        exitCode: result.exitCode,
-        signal: result.signal,
-        stdout: result.stdout,
-        stderr: result.stderr,
-        truncated: result.truncated,
-        timedOut: result.timedOut,
-        durationMs: Math.round(result.durationMs),
-      };
+      return { command: result.command, ...commandResultOf(result) };
     } finally {
       clearInterval(ticker);
     }
